@@ -1,0 +1,1 @@
+"""Database layer: portable types, ORM models, engines, migrations and error translation."""

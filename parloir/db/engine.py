@@ -1,0 +1,95 @@
+"""Engines, and the SQLite discipline that keeps writes safe.
+
+On SQLite every connection gets ``journal_mode=WAL``, ``foreign_keys=ON``, a ``busy_timeout``
+and ``synchronous=FULL`` (or NORMAL when asked). pysqlite's own implicit ``BEGIN`` is deferred,
+and a deferred transaction that reads and then writes fails at once with "database is locked"
+when another connection writes; so pysqlite's transaction handling is switched off and the
+write engine issues ``BEGIN IMMEDIATE`` itself (SQLAlchemy's documented recipe). All writes of a
+process go through one writer connection (a pool of one): threads queue in-process instead of
+contending for the file lock, and no two connections of ours write or checkpoint at once.
+Readers use a separate pool and plain ``BEGIN``.
+
+On PostgreSQL one psycopg 3 engine serves both, with ``pool_pre_ping``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from parloir.config import Settings
+
+__all__ = ["Engines", "create_engines"]
+
+
+@dataclass(frozen=True)
+class Engines:
+    """The engines of one store: ``write`` and ``read`` are the same object on PostgreSQL."""
+
+    write: Engine
+    read: Engine
+
+    @property
+    def dialect(self) -> str:
+        return self.write.dialect.name
+
+    def dispose(self) -> None:
+        self.write.dispose()
+        if self.read is not self.write:
+            self.read.dispose()
+
+
+def create_engines(settings: Settings) -> Engines:
+    """Create the engines for ``settings.database_url``."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engines(settings)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return Engines(write=engine, read=engine)
+
+
+def _sqlite_engines(settings: Settings) -> Engines:
+    url = make_url(settings.database_url)
+    if url.database and url.database != ":memory:":
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    write = create_engine(
+        url,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=max(30.0, settings.busy_timeout_ms / 1000 * 4),
+        connect_args={"check_same_thread": False, "timeout": settings.busy_timeout_ms / 1000},
+    )
+    read = create_engine(
+        url,
+        pool_size=8,
+        max_overflow=8,
+        connect_args={"check_same_thread": False, "timeout": settings.busy_timeout_ms / 1000},
+    )
+    _configure_sqlite(write, settings, begin="BEGIN IMMEDIATE")
+    _configure_sqlite(read, settings, begin="BEGIN")
+    return Engines(write=write, read=read)
+
+
+def _configure_sqlite(engine: Engine, settings: Settings, *, begin: str) -> None:
+    pragmas = (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA foreign_keys=ON",
+        f"PRAGMA busy_timeout={int(settings.busy_timeout_ms)}",
+        f"PRAGMA synchronous={settings.sqlite_synchronous}",
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Take transaction control away from pysqlite: it would open DEFERRED transactions.
+        dbapi_connection.isolation_level = None
+        for pragma in pragmas:
+            dbapi_connection.execute(pragma)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)

@@ -1,0 +1,31 @@
+"""Translate driver errors into the parloir error tree, once, at the service boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import exc
+
+from parloir.errors import ConflictError, InvalidInputError, ParloirError
+
+__all__ = ["translate_db_errors"]
+
+
+@contextmanager
+def translate_db_errors() -> Iterator[None]:
+    """Turn integrity and data errors raised inside the block into ``ParloirError``."""
+    try:
+        yield
+    except ParloirError:
+        raise
+    except exc.IntegrityError as error:
+        message = str(error.orig).splitlines()[0] if error.orig else "integrity error"
+        if "FOREIGN KEY" in message.upper() or "foreign key" in message:
+            raise InvalidInputError.single(
+                "reference", "exists", f"a referenced row does not exist ({message})"
+            ) from error
+        raise ConflictError(f"conflict: {message}") from error
+    except exc.DataError as error:
+        message = str(error.orig).splitlines()[0] if error.orig else "data error"
+        raise InvalidInputError.single("value", "storable", message) from error
