@@ -1,0 +1,65 @@
+"""parloir: the conversation store and LLM-usage ledger for chatbots."""
+
+from parloir.config import Settings
+from parloir.errors import (
+    ConfigError,
+    ConflictError,
+    FieldError,
+    InvalidInputError,
+    MissingDependencyError,
+    NotFoundError,
+    ParloirError,
+    SchemaError,
+)
+from parloir.history import approx_tokens
+from parloir.schemas import (
+    AgentRead,
+    ApiKeyCreated,
+    ApiKeyRead,
+    AuditEventRead,
+    ContactRead,
+    ConversationRead,
+    FeedbackRead,
+    LLMCallRead,
+    MessageRead,
+    Page,
+    PostRead,
+    RetrievalRead,
+    SessionRead,
+    TenantRead,
+    Totals,
+    UserRead,
+)
+from parloir.store import Store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AgentRead",
+    "ApiKeyCreated",
+    "ApiKeyRead",
+    "AuditEventRead",
+    "ConfigError",
+    "ConflictError",
+    "ContactRead",
+    "ConversationRead",
+    "FeedbackRead",
+    "FieldError",
+    "InvalidInputError",
+    "LLMCallRead",
+    "MessageRead",
+    "MissingDependencyError",
+    "NotFoundError",
+    "Page",
+    "ParloirError",
+    "PostRead",
+    "RetrievalRead",
+    "SchemaError",
+    "SessionRead",
+    "Settings",
+    "Store",
+    "TenantRead",
+    "Totals",
+    "UserRead",
+    "approx_tokens",
+]

@@ -9,10 +9,10 @@ rule named (see :mod:`parloir.validation`).
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Required
 
 from pydantic import ConfigDict, Field, with_config
-from typing_extensions import Required, TypedDict
+from typing_extensions import TypedDict
 
 from parloir.validation import Json, JsonValue, Name, Text, Timestamp
 

@@ -1,0 +1,212 @@
+"""Appending messages: sequence numbers, idempotency, counters, commands, receipts.
+
+An append is one UPDATE of the conversation row (which takes its lock, gives the next ``seq``
+and keeps ``message_count`` and ``last_message_at`` exact) followed by one
+``INSERT ... ON CONFLICT DO NOTHING``. When the insert is a no-op the key was already used:
+:class:`Duplicate` is raised so the store rolls the transaction back (undoing the counter) and
+returns the stored message instead. Because the conversation row is locked before the insert,
+two concurrent appends with the same key cannot both pass.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, and_, case, or_, select, update
+
+from parloir.db.models import Conversation, Message
+from parloir.errors import ConflictError, NotFoundError
+from parloir.ids import uuid7
+from parloir.inputs import MessageFields
+from parloir.schemas import MessageRead
+from parloir.scope import Scope, to_record
+from parloir.validation import check_length
+
+__all__ = ["Duplicate", "append_message", "append_messages", "find_duplicate", "parse_command"]
+
+MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?\s*$", re.DOTALL)
+
+
+class Duplicate(Exception):
+    """Raised inside a transaction when a message's key is already stored."""
+
+
+def parse_command(text: str) -> tuple[str | None, str | None]:
+    """Split ``/start@MyBot arg`` into ``("start", "arg")``; ``(None, None)`` if no command."""
+    match = _COMMAND.match(text)
+    if match is None:
+        return None, None
+    args = match.group(2)
+    return match.group(1).lower(), (args.strip() or None) if args else None
+
+
+def _row(scope: Scope, conversation_id: uuid.UUID, seq: int, data: MessageFields) -> dict[str, Any]:
+    content = data["content"]
+    check_length("content", content, scope.max_content_length)
+    role = data["role"]
+    command, args = parse_command(content) if role == "user" else (None, None)
+    return {
+        "id": uuid7(),
+        "tenant_id": scope.tenant_id,
+        "conversation_id": conversation_id,
+        "seq": seq,
+        "role": role,
+        "direction": "in" if role == "user" else "out",
+        "content": content,
+        "content_length": len(content),
+        "command": command,
+        "command_args": args,
+        "idempotency_key": data.get("idempotency_key"),
+        "external_id": data.get("external_id"),
+        "sources": data.get("sources"),
+        "error_type": data.get("error_type"),
+        "error_message": data.get("error_message"),
+        "token_count": data.get("token_count"),
+        "response_time_ms": data.get("response_time_ms"),
+        "delivered_at": data.get("delivered_at"),
+        "read_at": data.get("read_at"),
+        "edited_at": None,
+        "metadata": data.get("metadata") or {},
+        "created_at": data.get("created_at") or scope.now(),
+        "updated_at": None,
+    }
+
+
+def _bump(scope: Scope, conversation_id: uuid.UUID, count: int, last_at: Any) -> Any:
+    c = CONVERSATIONS.c
+    return (
+        update(CONVERSATIONS)
+        .where(c.id == conversation_id, c.tenant_id == scope.tenant_id)
+        .values(
+            last_seq=c.last_seq + count,
+            message_count=c.message_count + count,
+            last_message_at=case(
+                (c.last_message_at.is_(None), last_at),
+                else_=scope.greatest(c.last_message_at, last_at),
+            ),
+            updated_at=scope.now(),
+        )
+        .returning(c.last_seq)
+    )
+
+
+def append_message(scope: Scope, conversation_id: uuid.UUID, data: MessageFields) -> MessageRead:
+    """Append one message; raise :class:`Duplicate` if its key is already stored."""
+    row = _row(scope, conversation_id, 0, data)
+    seq = scope.session.execute(_bump(scope, conversation_id, 1, row["created_at"])).scalar()
+    if seq is None:
+        raise NotFoundError("conversation", conversation_id)
+    row["seq"] = seq
+    stmt = scope.insert(MESSAGES).values(row).on_conflict_do_nothing().returning(MESSAGES.c.id)
+    if scope.session.execute(stmt).scalar() is None:
+        raise Duplicate(row.get("idempotency_key") or row.get("external_id"))
+    return MessageRead.model_validate(row)
+
+
+def find_duplicate(scope: Scope, conversation_id: uuid.UUID, data: MessageFields) -> MessageRead:
+    """Return the stored message that shares ``data``'s key, marked as a duplicate."""
+    existing = _existing(scope, conversation_id, [data])
+    for row in existing:
+        if _same_key(row, data):
+            _check_same(row, data)
+            return to_record(MessageRead, row, duplicate=True)
+    raise ConflictError("the message conflicts with a stored one")  # pragma: no cover
+
+
+def _keys(items: Sequence[MessageFields]) -> tuple[list[str], list[str]]:
+    keys = [k for i in items if (k := i.get("idempotency_key")) is not None]
+    exts = [e for i in items if (e := i.get("external_id")) is not None]
+    return keys, exts
+
+
+def _existing(
+    scope: Scope, conversation_id: uuid.UUID, items: Sequence[MessageFields]
+) -> list[Any]:
+    keys, exts = _keys(items)
+    if not keys and not exts:
+        return []
+    c = MESSAGES.c
+    clauses = []
+    if keys:
+        clauses.append(c.idempotency_key.in_(keys))
+    if exts:
+        clauses.append(c.external_id.in_(exts))
+    query = select(MESSAGES).where(
+        and_(c.conversation_id == conversation_id, c.tenant_id == scope.tenant_id, or_(*clauses))
+    )
+    return list(scope.session.execute(query).all())
+
+
+def _same_key(row: Any, data: MessageFields) -> bool:
+    key, ext = data.get("idempotency_key"), data.get("external_id")
+    return (key is not None and row.idempotency_key == key) or (
+        ext is not None and row.external_id == ext
+    )
+
+
+def _check_same(row: Any, data: MessageFields) -> None:
+    if row.role != data["role"] or row.content != data["content"]:
+        key = (
+            "idempotency_key"
+            if row.idempotency_key == data.get("idempotency_key")
+            else "external_id"
+        )
+        raise ConflictError(
+            f"{key} {getattr(row, key)!r} is already used by message {row.id} "
+            "with a different role or content"
+        )
+
+
+def append_messages(
+    scope: Scope, conversation_id: uuid.UUID, items: Sequence[MessageFields]
+) -> list[MessageRead]:
+    """Append several messages in order, in the caller's transaction; duplicates are returned."""
+    scope.get_row(CONVERSATIONS, conversation_id, "conversation", lock=True)
+    by_key: dict[tuple[str, str], Any] = {}
+    for row in _existing(scope, conversation_id, items):
+        _index(by_key, row._mapping, row)
+    results: list[tuple[Any, bool]] = []
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        match = by_key.get(("k", item.get("idempotency_key") or "")) or by_key.get(
+            ("e", item.get("external_id") or "")
+        )
+        if match is not None:
+            _check_same(_Fields(match), item)
+            results.append((match, True))
+            continue
+        row = _row(scope, conversation_id, 0, item)
+        rows.append(row)
+        _index(by_key, row, row)
+        results.append((row, False))
+    if rows:
+        last_at = max(r["created_at"] for r in rows)
+        last = scope.session.execute(_bump(scope, conversation_id, len(rows), last_at)).scalar()
+        assert last is not None
+        for offset, row in enumerate(rows):
+            row["seq"] = last - len(rows) + 1 + offset
+        scope.session.execute(MESSAGES.insert(), rows)
+    return [to_record(MessageRead, row, duplicate=dup) for row, dup in results]
+
+
+def _index(by_key: dict[tuple[str, str], Any], values: Any, row: Any) -> None:
+    if values["idempotency_key"] is not None:
+        by_key[("k", values["idempotency_key"])] = row
+    if values["external_id"] is not None:
+        by_key[("e", values["external_id"])] = row
+
+
+class _Fields:
+    """Attribute access over a stored row or a row dict still to be inserted."""
+
+    def __init__(self, row: Any) -> None:
+        self._values = row._mapping if hasattr(row, "_mapping") else row
+
+    def __getattr__(self, name: str) -> Any:
+        return self._values[name]

@@ -1,0 +1,102 @@
+"""Totals over the raw rows, for one tenant or for all of them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, case, func, select
+
+from parloir.db.models import (
+    Agent,
+    AuditEvent,
+    Contact,
+    Conversation,
+    Feedback,
+    LLMCall,
+    Message,
+    Post,
+    Retrieval,
+    Session,
+    Tenant,
+)
+from parloir.schemas import Totals
+from parloir.scope import Scope
+
+__all__ = ["totals"]
+
+
+def _table(model: Any) -> Table:
+    return model.__table__  # type: ignore[no-any-return]
+
+
+def _count(scope: Scope, table: Table, all_tenants: bool, *extra: Any) -> Any:
+    query = select(func.count(), *extra).select_from(table)
+    if not all_tenants:
+        column = table.c.id if table.name == "tenants" else table.c.tenant_id
+        query = query.where(column == scope.tenant_id)
+    return scope.session.execute(query).one()
+
+
+def totals(scope: Scope, *, all_tenants: bool) -> Totals:
+    """Counts of every kind of row, and the sums of the usage ledger."""
+    simple = {
+        "tenants": Tenant,
+        "agents": Agent,
+        "contacts": Contact,
+        "conversations": Conversation,
+        "retrievals": Retrieval,
+        "feedback": Feedback,
+        "sessions": Session,
+        "audit_events": AuditEvent,
+        "posts": Post,
+    }
+    out: dict[str, int] = {
+        name: _count(scope, _table(model), all_tenants)[0] for name, model in simple.items()
+    }
+    m = _table(Message).c
+    row = _count(
+        scope,
+        _table(Message),
+        all_tenants,
+        func.coalesce(func.sum(case((m.role == "user", 1), else_=0)), 0),
+        func.coalesce(func.sum(case((m.role == "assistant", 1), else_=0)), 0),
+        func.count(m.command),
+        func.count(m.error_type),
+    )
+    out.update(
+        messages=row[0],
+        user_messages=row[1],
+        assistant_messages=row[2],
+        commands=row[3],
+        message_errors=row[4],
+    )
+    c = _table(LLMCall).c
+    row = _count(
+        scope,
+        _table(LLMCall),
+        all_tenants,
+        func.coalesce(func.sum(case((c.is_success.is_(False), 1), else_=0)), 0),
+        *(
+            func.coalesce(func.sum(col), 0)
+            for col in (
+                c.input_tokens,
+                c.output_tokens,
+                c.cached_tokens,
+                c.reasoning_tokens,
+                c.cost_nanos,
+            )
+        ),
+        func.count() - func.count(c.cost_nanos),
+    )
+    keys = (
+        "llm_calls",
+        "llm_call_errors",
+        "input_tokens",
+        "output_tokens",
+        "cached_tokens",
+        "reasoning_tokens",
+        "cost_nanos",
+        "unpriced_llm_calls",
+    )
+    out.update({k: int(v) for k, v in zip(keys, row, strict=True)})
+    return Totals(**out)

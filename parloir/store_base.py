@@ -1,0 +1,164 @@
+"""The core of :class:`parloir.Store`: engines, transactions, tenants and the schema check."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Self, Unpack
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from parloir import accounts
+from parloir.config import Settings
+from parloir.db import migrate as migrate_module
+from parloir.db.engine import Engines, create_engines
+from parloir.db.errors import translate_db_errors
+from parloir.db.models import DEFAULT_TENANT_ID
+from parloir.inputs import TenantFields
+from parloir.schemas import TenantRead
+from parloir.scope import Scope
+from parloir.validation import validate
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class _Shared:
+    """What every tenant view of one store shares: engines, session factories, settings."""
+
+    def __init__(self, engines: Engines, settings: Settings, clock: Clock) -> None:
+        self.engines = engines
+        self.settings = settings
+        self.clock = clock
+        self.write_sessions = sessionmaker(bind=engines.write, expire_on_commit=False)
+        self.read_sessions = sessionmaker(bind=engines.read, expire_on_commit=False)
+
+
+class StoreBase:
+    """Opening, closing, transactions and tenant binding (see :class:`parloir.Store`)."""
+
+    def __init__(self, shared: _Shared, tenant_id: uuid.UUID, *, owner: bool) -> None:
+        self._shared = shared
+        self._tenant_id = tenant_id
+        self._owner = owner
+
+    @classmethod
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        settings: Settings | None = None,
+        migrate: bool | None = None,
+        tenant_id: uuid.UUID | None = None,
+        clock: Clock | None = None,
+    ) -> Self:
+        """Open the database at ``url`` (or ``settings.database_url``).
+
+        Args:
+            url: a SQLAlchemy URL; ``postgresql://`` URLs use psycopg 3.
+            settings: every other option; defaults need no configuration.
+            migrate: upgrade the schema to head if needed. The default does so on SQLite and
+                refuses (``SchemaError``) on PostgreSQL, where ``parloir db upgrade`` does it.
+            tenant_id: the tenant this store acts for (default: the default tenant).
+            clock: a function returning the current aware time (tests pass a fake one).
+        """
+        settings = settings or Settings()
+        if url is not None:
+            settings = settings.with_url(url)
+        engines = create_engines(settings)
+        try:
+            auto = migrate if migrate is not None else engines.dialect == "sqlite"
+            migrate_module.check_schema(engines.write, auto_upgrade=auto)
+        except BaseException:
+            engines.dispose()
+            raise
+        shared = _Shared(engines, settings, clock or utc_now)
+        return cls(shared, tenant_id or DEFAULT_TENANT_ID, owner=True)
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> Self:
+        """Open the database named by ``PARLOIR_DATABASE_URL`` / ``DATABASE_URL``."""
+        return cls.open(settings=Settings.from_env(), **kwargs)
+
+    def for_tenant(self, tenant_id: uuid.UUID) -> Self:
+        """A view of this store acting for another tenant (same engines, nothing to close)."""
+        return type(self)(self._shared, tenant_id, owner=False)
+
+    @property
+    def tenant_id(self) -> uuid.UUID:
+        """The tenant every call of this store reads and writes."""
+        return self._tenant_id
+
+    @property
+    def settings(self) -> Settings:
+        return self._shared.settings
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._shared.engines.dialect
+
+    def close(self) -> None:
+        """Release the database connections (a tenant view leaves them to its owner)."""
+        if self._owner:
+            self._shared.engines.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A write transaction: commits on success, rolls back on any exception."""
+        with translate_db_errors(), self._shared.write_sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def _write(self) -> Iterator[Scope]:
+        with self.transaction() as session:
+            yield self._scope(session)
+
+    @contextmanager
+    def _read(self) -> Iterator[Scope]:
+        with translate_db_errors(), self._shared.read_sessions.begin() as session:
+            yield self._scope(session)
+
+    def _scope(self, session: Session) -> Scope:
+        settings = self._shared.settings
+        return Scope(
+            session=session,
+            tenant_id=self._tenant_id,
+            clock=self._shared.clock,
+            max_content_length=settings.max_content_length,
+            capture_prompts=settings.capture_prompts,
+        )
+
+    def current_revision(self) -> str | None:
+        """The schema revision of the database."""
+        return migrate_module.current_revision(self._shared.engines.write)
+
+    # Tenants are the one thing a store manages across tenants.
+
+    def create_tenant(self, **fields: Unpack[TenantFields]) -> TenantRead:
+        """Create a tenant (a workspace); ``slug`` must be unique."""
+        data = validate(TenantFields, fields)
+        with self._write() as scope:
+            return accounts.create_tenant(scope, data)
+
+    def get_tenant(self, tenant_id: uuid.UUID | None = None) -> TenantRead:
+        """A tenant by id (default: this store's)."""
+        with self._read() as scope:
+            return accounts.get_tenant(scope, tenant_id or self._tenant_id)
+
+    def list_tenants(self) -> list[TenantRead]:
+        """Every tenant."""
+        with self._read() as scope:
+            return accounts.list_tenants(scope)
