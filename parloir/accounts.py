@@ -57,6 +57,11 @@ def get_tenant(scope: Scope, tenant_id: uuid.UUID) -> TenantRead:
     return to_record(TenantRead, row)
 
 
+def find_tenant_by_slug(scope: Scope, slug: str) -> TenantRead | None:
+    row = scope.session.execute(select(TENANTS).where(TENANTS.c.slug == slug)).first()
+    return None if row is None else to_record(TenantRead, row)
+
+
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password``."""
     return _hasher.hash(password)

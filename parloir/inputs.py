@@ -1,5 +1,7 @@
 """The fields each write accepts, as TypedDicts checked by pydantic.
 
+Optional fields may be given as None, which means "not given".
+
 The facade takes them as keyword arguments (``store.append_message(cid, role=..., content=...)``)
 so that they are typed for the caller and validated in one place. Unknown fields, NUL characters,
 lone surrogates, NaN, naive datetimes and negative counts are rejected with the field and the
@@ -55,57 +57,57 @@ Unit = Annotated[float, Field(ge=0, le=1)]
 class TenantFields(TypedDict, total=False):
     name: Required[Annotated[Text, Field(min_length=1, max_length=200)]]
     slug: Required[Annotated[Text, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9-]+$")]]
-    metadata: Json
+    metadata: Json | None
 
 
 @with_config(_CONFIG)
 class UserFields(TypedDict, total=False):
     username: Required[Annotated[Text, Field(min_length=1, max_length=150)]]
-    password: Annotated[Text, Field(min_length=8, max_length=1024)]
-    password_hash: Annotated[Text, Field(pattern=r"^\$", max_length=255)]
-    role: UserRole
-    email: Annotated[Text, Field(max_length=320)]
-    is_active: bool
-    external_id: Key
-    metadata: Json
+    password: Annotated[Text, Field(min_length=8, max_length=1024)] | None
+    password_hash: Annotated[Text, Field(pattern=r"^\$", max_length=255)] | None
+    role: UserRole | None
+    email: Annotated[Text, Field(max_length=320)] | None
+    is_active: bool | None
+    external_id: Key | None
+    metadata: Json | None
 
 
 @with_config(_CONFIG)
 class AgentFields(TypedDict, total=False):
     name: Required[Name]
-    role: ShortText
-    instructions: LongText
-    provider: Annotated[Text, Field(max_length=100)]
-    model: Annotated[Text, Field(max_length=200)]
-    temperature: Annotated[float, Field(ge=0, le=2)]
-    max_tokens: Annotated[int, Field(ge=1, le=INT32, strict=True)]
-    top_p: Unit
-    is_active: bool
-    external_id: Key
-    owner_user_id: uuid.UUID
-    metadata: Json
+    role: ShortText | None
+    instructions: LongText | None
+    provider: Annotated[Text, Field(max_length=100)] | None
+    model: Annotated[Text, Field(max_length=200)] | None
+    temperature: Annotated[float, Field(ge=0, le=2)] | None
+    max_tokens: Annotated[int, Field(ge=1, le=INT32, strict=True)] | None
+    top_p: Unit | None
+    is_active: bool | None
+    external_id: Key | None
+    owner_user_id: uuid.UUID | None
+    metadata: Json | None
 
 
 @with_config(_CONFIG)
 class ContactFields(TypedDict, total=False):
     channel: Required[Channel]
     external_id: Required[Key]
-    name: ShortText
-    username: ShortText
-    profile_url: Url
-    metadata: Json
+    name: ShortText | None
+    username: ShortText | None
+    profile_url: Url | None
+    metadata: Json | None
 
 
 @with_config(_CONFIG)
 class ConversationFields(TypedDict, total=False):
     agent_id: Required[uuid.UUID]
     channel: Required[Channel]
-    external_id: Key
-    contact_id: uuid.UUID
-    title: Annotated[Text, Field(max_length=500)]
-    status: ConversationStatus
-    metadata: Json
-    created_at: Timestamp
+    external_id: Key | None
+    contact_id: uuid.UUID | None
+    title: Annotated[Text, Field(max_length=500)] | None
+    status: ConversationStatus | None
+    metadata: Json | None
+    created_at: Timestamp | None
 
 
 @with_config(_CONFIG)
@@ -120,83 +122,83 @@ class ConversationUpdate(TypedDict, total=False):
 class MessageFields(TypedDict, total=False):
     role: Required[Role]
     content: Required[Text]
-    idempotency_key: Key
-    external_id: Key
-    created_at: Timestamp
-    sources: list[JsonValue]
-    error_type: Annotated[Text, Field(max_length=100)]
-    error_message: LongText
-    token_count: Count
-    response_time_ms: Millis
-    delivered_at: Timestamp
-    read_at: Timestamp
-    metadata: Json
+    idempotency_key: Key | None
+    external_id: Key | None
+    created_at: Timestamp | None
+    sources: list[JsonValue] | None
+    error_type: Annotated[Text, Field(max_length=100)] | None
+    error_message: LongText | None
+    token_count: Count | None
+    response_time_ms: Millis | None
+    delivered_at: Timestamp | None
+    read_at: Timestamp | None
+    metadata: Json | None
 
 
 @with_config(_CONFIG)
 class LLMCallFields(TypedDict, total=False):
     model: Required[Annotated[Text, Field(min_length=1, max_length=200)]]
-    operation: Annotated[Text, Field(min_length=1, max_length=32)]
-    provider: Annotated[Text, Field(max_length=100)]
-    agent_id: uuid.UUID
-    conversation_id: uuid.UUID
-    message_id: uuid.UUID
-    post_id: uuid.UUID
-    input_tokens: Count
-    output_tokens: Count
-    cached_tokens: Count
-    reasoning_tokens: Count
-    latency_ms: Millis
-    cost_nanos: Nanos
-    is_success: bool
-    error_type: Annotated[Text, Field(max_length=100)]
-    error_message: LongText
-    prompt: JsonValue
-    response: JsonValue
-    idempotency_key: Key
-    created_at: Timestamp
-    metadata: Json
+    operation: Annotated[Text, Field(min_length=1, max_length=32)] | None
+    provider: Annotated[Text, Field(max_length=100)] | None
+    agent_id: uuid.UUID | None
+    conversation_id: uuid.UUID | None
+    message_id: uuid.UUID | None
+    post_id: uuid.UUID | None
+    input_tokens: Count | None
+    output_tokens: Count | None
+    cached_tokens: Count | None
+    reasoning_tokens: Count | None
+    latency_ms: Millis | None
+    cost_nanos: Nanos | None
+    is_success: bool | None
+    error_type: Annotated[Text, Field(max_length=100)] | None
+    error_message: LongText | None
+    prompt: JsonValue | None
+    response: JsonValue | None
+    idempotency_key: Key | None
+    created_at: Timestamp | None
+    metadata: Json | None
 
 
 @with_config(_CONFIG)
 class RetrievalFields(TypedDict, total=False):
-    llm_call_id: uuid.UUID
-    message_id: uuid.UUID
-    source: Url
-    content_preview: LongText
-    score: float
-    rank: Count
-    metadata: Json
-    created_at: Timestamp
+    llm_call_id: uuid.UUID | None
+    message_id: uuid.UUID | None
+    source: Url | None
+    content_preview: LongText | None
+    score: float | None
+    rank: Count | None
+    metadata: Json | None
+    created_at: Timestamp | None
 
 
 @with_config(_CONFIG)
 class FeedbackFields(TypedDict, total=False):
-    rating: Annotated[int, Field(ge=-1, le=5, strict=True)]
-    comment: LongText
-    user_id: uuid.UUID
-    contact_id: uuid.UUID
-    metadata: Json
-    created_at: Timestamp
+    rating: Annotated[int, Field(ge=-1, le=5, strict=True)] | None
+    comment: LongText | None
+    user_id: uuid.UUID | None
+    contact_id: uuid.UUID | None
+    metadata: Json | None
+    created_at: Timestamp | None
 
 
 @with_config(_CONFIG)
 class AuditEventFields(TypedDict, total=False):
     event_type: Required[Annotated[Text, Field(min_length=1, max_length=100)]]
-    actor: ShortText
-    correlation_id: ShortText
-    subject_type: Annotated[Text, Field(max_length=64)]
-    subject_id: ShortText
-    metadata: Json
-    created_at: Timestamp
+    actor: ShortText | None
+    correlation_id: ShortText | None
+    subject_type: Annotated[Text, Field(max_length=64)] | None
+    subject_id: ShortText | None
+    metadata: Json | None
+    created_at: Timestamp | None
 
 
 @with_config(_CONFIG)
 class PostFields(TypedDict, total=False):
     content: Required[LongText]
     channel: Required[Channel]
-    agent_id: uuid.UUID
-    contact_id: uuid.UUID
-    external_id: Key
-    scheduled_for: Timestamp
-    metadata: Json
+    agent_id: uuid.UUID | None
+    contact_id: uuid.UUID | None
+    external_id: Key | None
+    scheduled_for: Timestamp | None
+    metadata: Json | None

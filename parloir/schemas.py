@@ -31,10 +31,14 @@ T = TypeVar("T")
 
 
 class Record(BaseModel):
+    """Base of the records the library returns."""
+
     model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 class TenantRead(Record):
+    """A tenant (workspace)."""
+
     id: uuid.UUID
     name: str
     slug: str
@@ -60,6 +64,8 @@ class UserRead(Record):
 
 
 class AgentRead(Record):
+    """An agent (a bot) and its model settings."""
+
     id: uuid.UUID
     tenant_id: uuid.UUID
     owner_user_id: uuid.UUID | None
@@ -101,6 +107,8 @@ class ApiKeyCreated(ApiKeyRead):
 
 
 class ContactRead(Record):
+    """An end user on a channel."""
+
     id: uuid.UUID
     tenant_id: uuid.UUID
     channel: str
@@ -114,6 +122,8 @@ class ContactRead(Record):
 
 
 class ConversationRead(Record):
+    """A conversation with its exact message counters."""
+
     id: uuid.UUID
     tenant_id: uuid.UUID
     agent_id: uuid.UUID
@@ -133,6 +143,8 @@ class ConversationRead(Record):
 
 
 class MessageRead(Record):
+    """A stored message."""
+
     id: uuid.UUID
     tenant_id: uuid.UUID
     conversation_id: uuid.UUID
@@ -161,6 +173,8 @@ class MessageRead(Record):
 
 
 class LLMCallRead(Record):
+    """One model call of the usage ledger."""
+
     id: uuid.UUID
     tenant_id: uuid.UUID
     agent_id: uuid.UUID | None
@@ -194,6 +208,8 @@ class LLMCallRead(Record):
 
 
 class RetrievalRead(Record):
+    """A document a call or message used."""
+
     id: uuid.UUID
     tenant_id: uuid.UUID
     llm_call_id: uuid.UUID | None
@@ -207,6 +223,8 @@ class RetrievalRead(Record):
 
 
 class FeedbackRead(Record):
+    """A rating or comment on a message."""
+
     id: uuid.UUID
     tenant_id: uuid.UUID
     message_id: uuid.UUID
@@ -219,6 +237,8 @@ class FeedbackRead(Record):
 
 
 class SessionRead(Record):
+    """A session's JSON context and expiry."""
+
     id: uuid.UUID
     tenant_id: uuid.UUID
     key: str
@@ -231,6 +251,8 @@ class SessionRead(Record):
 
 
 class AuditEventRead(Record):
+    """An audit event."""
+
     id: uuid.UUID
     tenant_id: uuid.UUID
     event_type: str
@@ -243,6 +265,8 @@ class AuditEventRead(Record):
 
 
 class PostRead(Record):
+    """An outbound post and its lifecycle."""
+
     id: uuid.UUID
     tenant_id: uuid.UUID
     agent_id: uuid.UUID | None

@@ -7,7 +7,7 @@ clock) and its row is removed by :func:`purge_sessions` (``parloir sessions purg
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, delete, or_, select
@@ -31,12 +31,15 @@ def set_session(
     context: Any,
     *,
     ttl: timedelta | None,
+    expires_at: datetime | None = None,
     conversation_id: uuid.UUID | None,
     metadata: dict[str, Any] | None,
 ) -> SessionRead:
     """Create or replace the session ``key``."""
     if ttl is not None and ttl <= timedelta(0):
         raise InvalidInputError.single("ttl", "positive", "must be a positive duration")
+    if ttl is not None and expires_at is not None:
+        raise InvalidInputError.single("ttl", "exclusive", "give ttl or expires_at, not both")
     scope.require(CONVERSATIONS, conversation_id, "conversation", "conversation_id")
     now = scope.now()
     row = {
@@ -46,7 +49,7 @@ def set_session(
         "conversation_id": conversation_id,
         "context": context,
         "metadata": metadata or {},
-        "expires_at": now + ttl if ttl is not None else None,
+        "expires_at": now + ttl if ttl is not None else expires_at,
         "created_at": now,
         "updated_at": now,
     }

@@ -26,10 +26,12 @@ class AccountsMixin(StoreBase):
             return accounts.create_user(scope, data)
 
     def get_user(self, user_id: uuid.UUID) -> UserRead:
+        """One user of this tenant by id (NotFoundError if missing)."""
         with self._read() as scope:
             return accounts.get_user(scope, user_id)
 
     def list_users(self) -> list[UserRead]:
+        """The users of this tenant."""
         with self._read() as scope:
             return accounts.list_users(scope)
 
@@ -61,10 +63,12 @@ class AccountsMixin(StoreBase):
             return accounts.create_agent(scope, data)
 
     def get_agent(self, agent_id: uuid.UUID) -> AgentRead:
+        """One agent of this tenant by id (NotFoundError if missing)."""
         with self._read() as scope:
             return accounts.get_agent(scope, agent_id)
 
     def list_agents(self) -> list[AgentRead]:
+        """The agents of this tenant."""
         with self._read() as scope:
             return accounts.list_agents(scope)
 
@@ -72,7 +76,7 @@ class AccountsMixin(StoreBase):
         """Change some fields of an agent."""
         data = validate(AgentFields, {"name": "x", **fields})
         if "name" not in fields:
-            del data["name"]  # type: ignore[misc]
+            del data["name"]
         with self._write() as scope:
             return accounts.update_agent(scope, agent_id, data)
 
@@ -113,6 +117,7 @@ class AccountsMixin(StoreBase):
             return accounts.revoke_api_key(scope, key_id)
 
     def list_api_keys(self, *, agent_id: uuid.UUID | None = None) -> list[ApiKeyRead]:
+        """The api keys of this tenant."""
         with self._read() as scope:
             return accounts.list_api_keys(scope, agent_id)
 
@@ -123,9 +128,11 @@ class AccountsMixin(StoreBase):
             return conversations.upsert_contact(scope, data)
 
     def get_contact(self, contact_id: uuid.UUID) -> ContactRead:
+        """One contact of this tenant by id (NotFoundError if missing)."""
         with self._read() as scope:
             return conversations.get_contact(scope, contact_id)
 
     def find_contact(self, channel: str, external_id: str) -> ContactRead | None:
+        """Find contact."""
         with self._read() as scope:
             return conversations.find_contact(scope, channel, external_id)

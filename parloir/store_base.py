@@ -158,6 +158,11 @@ class StoreBase:
         with self._read() as scope:
             return accounts.get_tenant(scope, tenant_id or self._tenant_id)
 
+    def find_tenant(self, slug: str) -> TenantRead | None:
+        """The tenant with this slug, or None."""
+        with self._read() as scope:
+            return accounts.find_tenant_by_slug(scope, slug)
+
     def list_tenants(self) -> list[TenantRead]:
         """Every tenant."""
         with self._read() as scope:

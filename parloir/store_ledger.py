@@ -63,6 +63,7 @@ class LedgerMixin(StoreBase):
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page[LLMCallRead]:
+        """Model calls of this tenant, newest first, filtered."""
         with self._read() as scope:
             return usage.list_llm_calls(
                 scope,
@@ -82,6 +83,7 @@ class LedgerMixin(StoreBase):
     def list_retrievals(
         self, *, llm_call_id: uuid.UUID | None = None, message_id: uuid.UUID | None = None
     ) -> list[RetrievalRead]:
+        """The retrievals of this tenant."""
         with self._read() as scope:
             return usage.list_retrievals(scope, llm_call_id=llm_call_id, message_id=message_id)
 
@@ -92,6 +94,7 @@ class LedgerMixin(StoreBase):
             return usage.add_feedback(scope, message_id, data)
 
     def list_feedback(self, *, message_id: uuid.UUID | None = None) -> list[FeedbackRead]:
+        """The feedback of this tenant."""
         with self._read() as scope:
             return usage.list_feedback(scope, message_id)
 
@@ -101,10 +104,16 @@ class LedgerMixin(StoreBase):
         context: Any,
         *,
         ttl: timedelta | float | None = None,
+        expires_at: datetime | None = None,
         conversation_id: uuid.UUID | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> SessionRead:
-        """Store ``context`` (any JSON value) under ``key``; ``ttl`` in seconds or a timedelta."""
+        """Store ``context`` (any JSON value) under ``key``.
+
+        The session expires after ``ttl`` (seconds or a timedelta) or at ``expires_at``
+        (for imports); with neither it lives until deleted.
+        """
+        require_aware("expires_at", expires_at)
         checked = validate(
             _SessionFields, {"key": key, "context": context, "metadata": metadata or {}}
         )
@@ -116,6 +125,7 @@ class LedgerMixin(StoreBase):
                 checked["key"],
                 checked["context"],
                 ttl=ttl,
+                expires_at=expires_at,
                 conversation_id=conversation_id,
                 metadata=checked["metadata"],
             )
@@ -126,6 +136,7 @@ class LedgerMixin(StoreBase):
             return sessions.get_session(scope, key)
 
     def delete_session(self, key: str) -> bool:
+        """Delete the session; True if a live one was there."""
         with self._write() as scope:
             return sessions.delete_session(scope, key)
 
@@ -135,6 +146,7 @@ class LedgerMixin(StoreBase):
             return sessions.purge_sessions(scope, all_tenants=all_tenants)
 
     def record_audit_event(self, **fields: Unpack[AuditEventFields]) -> AuditEventRead:
+        """Record an audit event: type, actor, correlation id, subject, metadata."""
         data = validate(AuditEventFields, fields)
         with self._write() as scope:
             return audit.record_audit_event(scope, data)
@@ -174,10 +186,12 @@ class LedgerMixin(StoreBase):
             return audit.create_post(scope, data)
 
     def get_post(self, post_id: uuid.UUID) -> PostRead:
+        """One post of this tenant by id (NotFoundError if missing)."""
         with self._read() as scope:
             return audit.get_post(scope, post_id)
 
     def schedule_post(self, post_id: uuid.UUID, at: datetime) -> PostRead:
+        """Schedule a post for ``at``."""
         require_aware("at", at)
         with self._write() as scope:
             return audit.set_post_status(scope, post_id, "scheduled", scheduled_for=at)
@@ -185,6 +199,7 @@ class LedgerMixin(StoreBase):
     def mark_post_published(
         self, post_id: uuid.UUID, *, external_id: str | None = None, at: datetime | None = None
     ) -> PostRead:
+        """Mark the post as published."""
         require_aware("at", at)
         with self._write() as scope:
             values: dict[str, Any] = {"published_at": at or scope.now(), "error_message": None}
@@ -193,6 +208,7 @@ class LedgerMixin(StoreBase):
             return audit.set_post_status(scope, post_id, "published", **values)
 
     def mark_post_failed(self, post_id: uuid.UUID, error: str) -> PostRead:
+        """Mark the post as failed."""
         validate(PostFields, {"content": error, "channel": "x"})
         with self._write() as scope:
             return audit.set_post_status(scope, post_id, "failed", error_message=error)
@@ -206,6 +222,7 @@ class LedgerMixin(StoreBase):
     def list_posts(
         self, *, status: str | None = None, limit: int = 100, cursor: str | None = None
     ) -> Page[PostRead]:
+        """The posts of this tenant."""
         with self._read() as scope:
             return audit.list_posts(scope, status=status, limit=limit, cursor=cursor)
 

@@ -28,6 +28,7 @@ class MessagesMixin(StoreBase):
             return conversations.get_or_create_conversation(scope, data)
 
     def get_conversation(self, conversation_id: uuid.UUID) -> ConversationRead:
+        """One conversation of this tenant by id (NotFoundError if missing)."""
         with self._read() as scope:
             return conversations.get_conversation(scope, conversation_id)
 
@@ -35,7 +36,7 @@ class MessagesMixin(StoreBase):
         self, conversation_id: uuid.UUID, **fields: Unpack[ConversationUpdate]
     ) -> ConversationRead:
         """Change status (active/archived/blocked), title, metadata or contact."""
-        data = validate(ConversationUpdate, fields)
+        data = validate(ConversationUpdate, fields, drop_none=False)
         with self._write() as scope:
             return conversations.update_conversation(scope, conversation_id, data)
 
@@ -97,6 +98,7 @@ class MessagesMixin(StoreBase):
             return messages.append_messages(scope, conversation_id, data)
 
     def get_message(self, message_id: uuid.UUID) -> MessageRead:
+        """One message of this tenant by id (NotFoundError if missing)."""
         with self._read() as scope:
             return history.get_message(scope, message_id)
 

@@ -74,14 +74,15 @@ def _links(scope: Scope, data: LLMCallFields) -> dict[str, Any]:
 
 
 def _cost(data: LLMCallFields, at: Any) -> tuple[int | None, str]:
-    if "cost_nanos" in data:
-        return data["cost_nanos"], "provided"
+    if "cost_nanos" in data:  # an explicit None means "unknown": never priced by guess
+        given = data["cost_nanos"]
+        return given, "provided" if given is not None else "unknown"
     nanos = price_nanos(
         model=data["model"],
         provider=data.get("provider"),
-        input_tokens=data.get("input_tokens", 0),
-        output_tokens=data.get("output_tokens", 0),
-        cached_tokens=data.get("cached_tokens", 0),
+        input_tokens=(data.get("input_tokens") or 0),
+        output_tokens=(data.get("output_tokens") or 0),
+        cached_tokens=(data.get("cached_tokens") or 0),
         at=at,
     )
     return nanos, "genai-prices" if nanos is not None else "unknown"
@@ -92,7 +93,7 @@ def record_llm_call(scope: Scope, data: LLMCallFields) -> LLMCallRead:
     key = data.get("idempotency_key")
     if key is not None and (stored := find_llm_call_by_key(scope, key)) is not None:
         return stored
-    if data.get("cached_tokens", 0) > data.get("input_tokens", 0):
+    if (data.get("cached_tokens") or 0) > (data.get("input_tokens") or 0):
         raise InvalidInputError.single(
             "cached_tokens", "within_input", "cached tokens are part of input_tokens"
         )
@@ -106,10 +107,10 @@ def record_llm_call(scope: Scope, data: LLMCallFields) -> LLMCallRead:
         "operation": data.get("operation", "chat"),
         "provider": data.get("provider"),
         "model": data["model"],
-        "input_tokens": data.get("input_tokens", 0),
-        "output_tokens": data.get("output_tokens", 0),
-        "cached_tokens": data.get("cached_tokens", 0),
-        "reasoning_tokens": data.get("reasoning_tokens", 0),
+        "input_tokens": (data.get("input_tokens") or 0),
+        "output_tokens": (data.get("output_tokens") or 0),
+        "cached_tokens": (data.get("cached_tokens") or 0),
+        "reasoning_tokens": (data.get("reasoning_tokens") or 0),
         "latency_ms": data.get("latency_ms"),
         "cost_nanos": cost,
         "cost_source": source,

@@ -91,13 +91,23 @@ Name = Annotated[Text, Field(min_length=1, max_length=255)]
 _adapters: dict[type[Any], TypeAdapter[Any]] = {}
 
 
-def validate(schema: type[T], data: Mapping[str, Any], *, prefix: str = "") -> T:
-    """Validate ``data`` against a TypedDict ``schema``; raise ``InvalidInputError``."""
+def validate(
+    schema: type[T], data: Mapping[str, Any], *, prefix: str = "", drop_none: bool = True
+) -> T:
+    """Validate ``data`` against a TypedDict ``schema``; raise ``InvalidInputError``.
+
+    With ``drop_none`` a field given as None counts as not given (optional fields only).
+    """
     adapter = _adapters.get(schema)
     if adapter is None:
         adapter = _adapters[schema] = TypeAdapter(schema)
+    if not isinstance(data, Mapping):
+        raise InvalidInputError.single(
+            prefix.rstrip(".") or "input", "dict_type", "must be an object"
+        )
+    values = {k: v for k, v in data.items() if v is not None} if drop_none else dict(data)
     try:
-        return adapter.validate_python(dict(data))  # type: ignore[no-any-return]
+        return adapter.validate_python(values)  # type: ignore[no-any-return]
     except ValidationError as error:
         raise InvalidInputError(_field_errors(error, prefix)) from None
 

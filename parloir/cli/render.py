@@ -1,0 +1,46 @@
+"""Output for the CLI: Rich for people, JSON for machines. The only module that prints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def emit_json(data: Any) -> None:
+    """Print ``data`` as one JSON document on standard output."""
+    print(json.dumps(data, default=str, ensure_ascii=False, indent=2))
+
+
+def key_values(title: str, data: Mapping[str, Any]) -> None:
+    """Print a two-column table of names and values."""
+    table = Table(title=title, show_header=False)
+    table.add_column("name", style="bold")
+    table.add_column("value", justify="right")
+    for key, value in data.items():
+        table.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+
+
+def rows(title: str, columns: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
+    """Print a table with a header."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in values:
+        table.add_row(*(str(v) if v is not None else "" for v in row))
+    console.print(table)
+
+
+def message(text: str) -> None:
+    console.print(text)
+
+
+def error(text: str) -> None:
+    errors.print(f"[bold red]Error:[/] {text}")

@@ -1,0 +1,72 @@
+"""The SQLite discipline: pragmas, BEGIN IMMEDIATE, one writer connection per process."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event
+
+from parloir import Settings, Store
+
+pytestmark = pytest.mark.sqlite
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'p.db'}"
+
+
+def _pragmas(engine):
+    with engine.connect() as conn:
+        return {
+            name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+        }
+
+
+def test_every_sqlite_connection_is_wal_full_with_foreign_keys_and_busy_timeout(sqlite_url):
+    with Store.open(sqlite_url) as store:
+        engines = store._shared.engines
+        for engine in (engines.write, engines.read):
+            assert _pragmas(engine) == {
+                "journal_mode": "wal",
+                "synchronous": 2,
+                "foreign_keys": 1,
+                "busy_timeout": 5000,
+            }
+
+
+def test_synchronous_normal_is_an_option(sqlite_url):
+    settings = Settings(database_url=sqlite_url, sqlite_synchronous="NORMAL", busy_timeout_ms=9000)
+    with Store.open(settings=settings) as store:
+        pragmas = _pragmas(store._shared.engines.write)
+    assert pragmas["synchronous"] == 1
+    assert pragmas["busy_timeout"] == 9000
+
+
+def test_every_write_transaction_begins_immediate_and_reads_do_not(sqlite_url):
+    statements: list[tuple[str, str]] = []
+    with Store.open(sqlite_url) as store:
+        engines = store._shared.engines
+        for name, engine in (("write", engines.write), ("read", engines.read)):
+            event.listen(
+                engine,
+                "before_cursor_execute",
+                lambda c, cur, stmt, *a, n=name: statements.append((n, stmt)),
+            )
+        agent = store.create_agent(name="a")
+        conv = store.get_or_create_conversation(agent_id=agent.id, channel="web")
+        store.append_message(conv.id, role="user", content="hi")
+        store.last_messages(conv.id)
+    writes = [s for n, s in statements if n == "write"]
+    reads = [s for n, s in statements if n == "read"]
+    assert writes.count("BEGIN IMMEDIATE") == 3
+    assert writes[0] == "BEGIN IMMEDIATE"
+    assert reads[0] == "BEGIN"
+    assert "BEGIN IMMEDIATE" not in reads
+
+
+def test_one_writer_connection_per_process(sqlite_url):
+    with Store.open(sqlite_url) as store:
+        pool = store._shared.engines.write.pool
+        assert pool.size() == 1
+        assert pool._max_overflow == 0  # type: ignore[attr-defined]
