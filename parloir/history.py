@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Integer, Table, Uuid, bindparam, select, update
 
 from parloir.db.models import Agent, Conversation, Message
 from parloir.errors import InvalidInputError, NotFoundError
@@ -56,17 +56,23 @@ def _ensure_conversation(scope: Scope, conversation_id: uuid.UUID) -> None:
         raise NotFoundError("conversation", conversation_id)
 
 
+_m = MESSAGES.c
+_LAST = (
+    select(MESSAGES)
+    .where(
+        _m.conversation_id == bindparam("cid", type_=Uuid()),
+        _m.tenant_id == bindparam("tid", type_=Uuid()),
+    )
+    .order_by(_m.seq.desc())
+    .limit(bindparam("lim", type_=Integer()))
+)
+
+
 def last_messages(scope: Scope, conversation_id: uuid.UUID, limit: int) -> list[MessageRead]:
     """The last ``limit`` messages, oldest first."""
     _limit("limit", limit, 10_000)
-    m = MESSAGES.c
-    query = (
-        select(MESSAGES)
-        .where(m.conversation_id == conversation_id, m.tenant_id == scope.tenant_id)
-        .order_by(m.seq.desc())
-        .limit(limit)
-    )
-    rows = scope.session.execute(query).all()
+    params = {"cid": conversation_id, "tid": scope.tenant_id, "lim": limit}
+    rows = scope.session.execute(_LAST, params).all()
     if not rows:
         _ensure_conversation(scope, conversation_id)
     return [MessageRead.model_validate(row) for row in reversed(rows)]

@@ -10,14 +10,17 @@ two concurrent appends with the same key cannot both pass.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, and_, case, or_, select, update
+from sqlalchemy import Integer, Table, Uuid, and_, bindparam, case, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from parloir.db.models import Conversation, Message
+from parloir.db.types import UTCDateTime
 from parloir.errors import ConflictError, NotFoundError
 from parloir.ids import uuid7
 from parloir.inputs import MessageFields
@@ -78,33 +81,54 @@ def _row(scope: Scope, conversation_id: uuid.UUID, seq: int, data: MessageFields
     }
 
 
-def _bump(scope: Scope, conversation_id: uuid.UUID, count: int, last_at: Any) -> Any:
+@functools.cache
+def _statements(dialect: str) -> tuple[Any, Any]:
+    """The two statements of an append, built once per dialect (SQLAlchemy caches them)."""
     c = CONVERSATIONS.c
-    return (
+    at = bindparam("at", type_=UTCDateTime())
+    greatest = func.greatest if dialect == "postgresql" else func.max
+    bump = (
         update(CONVERSATIONS)
-        .where(c.id == conversation_id, c.tenant_id == scope.tenant_id)
+        .where(
+            c.id == bindparam("cid", type_=Uuid()), c.tenant_id == bindparam("tid", type_=Uuid())
+        )
         .values(
-            last_seq=c.last_seq + count,
-            message_count=c.message_count + count,
+            last_seq=c.last_seq + bindparam("n", type_=Integer()),
+            message_count=c.message_count + bindparam("n", type_=Integer()),
             last_message_at=case(
-                (c.last_message_at.is_(None), last_at),
-                else_=scope.greatest(c.last_message_at, last_at),
+                (c.last_message_at.is_(None), at), else_=greatest(c.last_message_at, at)
             ),
-            updated_at=scope.now(),
+            updated_at=bindparam("now", type_=UTCDateTime()),
         )
         .returning(c.last_seq)
     )
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    add = insert(MESSAGES).on_conflict_do_nothing().returning(MESSAGES.c.id)
+    return bump, add
+
+
+def _bump(scope: Scope, conversation_id: uuid.UUID, count: int, last_at: Any) -> int | None:
+    bump, _ = _statements(scope.dialect)
+    params = {
+        "cid": conversation_id,
+        "tid": scope.tenant_id,
+        "n": count,
+        "at": last_at,
+        "now": scope.now(),
+    }
+    seq: int | None = scope.session.execute(bump, params).scalar()
+    return seq
 
 
 def append_message(scope: Scope, conversation_id: uuid.UUID, data: MessageFields) -> MessageRead:
     """Append one message; raise :class:`Duplicate` if its key is already stored."""
     row = _row(scope, conversation_id, 0, data)
-    seq = scope.session.execute(_bump(scope, conversation_id, 1, row["created_at"])).scalar()
+    seq = _bump(scope, conversation_id, 1, row["created_at"])
     if seq is None:
         raise NotFoundError("conversation", conversation_id)
     row["seq"] = seq
-    stmt = scope.insert(MESSAGES).values(row).on_conflict_do_nothing().returning(MESSAGES.c.id)
-    if scope.session.execute(stmt).scalar() is None:
+    _, add = _statements(scope.dialect)
+    if scope.session.execute(add, row).scalar() is None:
         raise Duplicate(row.get("idempotency_key") or row.get("external_id"))
     return MessageRead.model_validate(row)
 
@@ -187,7 +211,7 @@ def append_messages(
         results.append((row, False))
     if rows:
         last_at = max(r["created_at"] for r in rows)
-        last = scope.session.execute(_bump(scope, conversation_id, len(rows), last_at)).scalar()
+        last = _bump(scope, conversation_id, len(rows), last_at)
         assert last is not None
         for offset, row in enumerate(rows):
             row["seq"] = last - len(rows) + 1 + offset

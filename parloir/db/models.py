@@ -167,7 +167,6 @@ class Conversation(Base):
         Index("ix_conversations_tenant_id_id", "tenant_id", "id"),
         Index("ix_conversations_tenant_id_agent_id_id", "tenant_id", "agent_id", "id"),
         Index("ix_conversations_tenant_id_created_at", "tenant_id", "created_at"),
-        Index("ix_conversations_tenant_id_last_message_at", "tenant_id", "last_message_at"),
         Index("ix_conversations_contact_id", "contact_id"),
     )
     id: Mapped[uuid.UUID] = _id()
@@ -190,8 +189,23 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("conversation_id", "seq"),
-        UniqueConstraint("conversation_id", "idempotency_key"),
-        UniqueConstraint("conversation_id", "external_id"),
+        # Partial: most messages carry no key, and an append should not pay for NULL entries.
+        Index(
+            "uq_messages_conversation_id_idempotency_key",
+            "conversation_id",
+            "idempotency_key",
+            unique=True,
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+        Index(
+            "uq_messages_conversation_id_external_id",
+            "conversation_id",
+            "external_id",
+            unique=True,
+            sqlite_where=text("external_id IS NOT NULL"),
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
         CheckConstraint("role IN ('user', 'assistant', 'system', 'tool')", name="role"),
         CheckConstraint("direction IN ('in', 'out')", name="direction"),
         Index("ix_messages_tenant_id_created_at", "tenant_id", "created_at"),

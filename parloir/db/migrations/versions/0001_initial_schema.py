@@ -267,12 +267,6 @@ def upgrade() -> None:
     op.create_index(
         "ix_conversations_tenant_id_id", "conversations", ["tenant_id", "id"], unique=False
     )
-    op.create_index(
-        "ix_conversations_tenant_id_last_message_at",
-        "conversations",
-        ["tenant_id", "last_message_at"],
-        unique=False,
-    )
     op.create_table(
         "posts",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -363,16 +357,17 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
-        sa.UniqueConstraint(
-            "conversation_id", "external_id", name=op.f("uq_messages_conversation_id_external_id")
-        ),
-        sa.UniqueConstraint(
-            "conversation_id",
-            "idempotency_key",
-            name=op.f("uq_messages_conversation_id_idempotency_key"),
-        ),
         sa.UniqueConstraint("conversation_id", "seq", name=op.f("uq_messages_conversation_id_seq")),
     )
+    for column in ("idempotency_key", "external_id"):
+        op.create_index(
+            f"uq_messages_conversation_id_{column}",
+            "messages",
+            ["conversation_id", column],
+            unique=True,
+            sqlite_where=sa.text(f"{column} IS NOT NULL"),
+            postgresql_where=sa.text(f"{column} IS NOT NULL"),
+        )
     op.create_index(
         "ix_messages_tenant_id_created_at", "messages", ["tenant_id", "created_at"], unique=False
     )
