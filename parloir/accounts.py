@@ -166,6 +166,14 @@ def _hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def _lookup_prefix(key: str) -> str:
+    """The lookup prefix of a key: a parloir key's own, or one derived from a foreign key's hash."""
+    parts = key.split("_", 2)
+    if len(parts) == 3 and f"{parts[0]}_" == KEY_PREFIX and parts[1]:
+        return parts[1]
+    return "h" + _hash_key(key)[:23]
+
+
 def create_api_key(
     scope: Scope,
     *,
@@ -174,11 +182,16 @@ def create_api_key(
     scopes: list[str],
     expires_at: datetime | None,
     created_by_user_id: uuid.UUID | None,
+    key: str | None = None,
 ) -> ApiKeyCreated:
+    """A new key; ``key`` imports an existing secret (stored hashed like any other)."""
     scope.require(AGENTS, agent_id, "agent", "agent_id")
     scope.require(USERS, created_by_user_id, "user", "created_by_user_id")
-    prefix = secrets.token_hex(6)
-    key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    if key is None:
+        key = f"{KEY_PREFIX}{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+    prefix = _lookup_prefix(key)
+    if scope.session.execute(select(API_KEYS.c.id).where(API_KEYS.c.prefix == prefix)).first():
+        raise ConflictError("this API key is already registered")
     row = {
         "id": uuid7(),
         "tenant_id": scope.tenant_id,
@@ -199,10 +212,10 @@ def create_api_key(
 
 def verify_api_key(scope: Scope, key: str) -> ApiKeyRead | None:
     """The live key matching ``key`` in any tenant, or None; notes its last use."""
-    parts = key.split("_", 2)
-    if len(parts) != 3 or f"{parts[0]}_" != KEY_PREFIX:
+    if not key or len(key) > 512:
         return None
-    row = scope.session.execute(select(API_KEYS).where(API_KEYS.c.prefix == parts[1])).first()
+    prefix = _lookup_prefix(key)
+    row = scope.session.execute(select(API_KEYS).where(API_KEYS.c.prefix == prefix)).first()
     if row is None or not hmac.compare_digest(row.key_hash, _hash_key(key)):
         return None
     now = scope.now()

@@ -148,6 +148,7 @@ class LLMCallFields(TypedDict, total=False):
     output_tokens: Count | None
     cached_tokens: Count | None
     reasoning_tokens: Count | None
+    total_tokens: Count | None
     latency_ms: Millis | None
     cost_nanos: Nanos | None
     is_success: bool | None

@@ -188,6 +188,7 @@ class LLMCallRead(Record):
     output_tokens: int
     cached_tokens: int
     reasoning_tokens: int
+    total_tokens: int
     latency_ms: int | None
     cost_nanos: int | None
     cost_source: str | None
@@ -227,7 +228,8 @@ class FeedbackRead(Record):
 
     id: uuid.UUID
     tenant_id: uuid.UUID
-    message_id: uuid.UUID
+    conversation_id: uuid.UUID | None
+    message_id: uuid.UUID | None
     rating: int | None
     comment: str | None
     user_id: uuid.UUID | None
@@ -309,6 +311,7 @@ class Totals(Record):
     output_tokens: int
     cached_tokens: int
     reasoning_tokens: int
+    total_tokens: int
     cost_nanos: int
     unpriced_llm_calls: int
     retrievals: int

@@ -83,6 +83,7 @@ def totals(scope: Scope, *, all_tenants: bool) -> Totals:
                 c.output_tokens,
                 c.cached_tokens,
                 c.reasoning_tokens,
+                c.total_tokens,
                 c.cost_nanos,
             )
         ),
@@ -95,6 +96,7 @@ def totals(scope: Scope, *, all_tenants: bool) -> Totals:
         "output_tokens",
         "cached_tokens",
         "reasoning_tokens",
+        "total_tokens",
         "cost_nanos",
         "unpriced_llm_calls",
     )

@@ -88,8 +88,15 @@ class AccountsMixin(StoreBase):
         scopes: list[str] | None = None,
         expires_at: datetime | None = None,
         created_by_user_id: uuid.UUID | None = None,
+        key: str | None = None,
     ) -> ApiKeyCreated:
-        """Create an API key. Its secret is in the result's ``key`` and nowhere else."""
+        """Create an API key. Its secret is in the result's ``key`` and nowhere else.
+
+        ``key`` imports an existing secret (for example a widget key of another system): it is
+        stored as a SHA-256 hash like a new one, never in clear.
+        """
+        if key is not None and not 16 <= len(key) <= 512:
+            raise InvalidInputError.single("key", "length", "must be 16 to 512 characters")
         scopes = ["bot"] if scopes is None else scopes
         validate(AgentFields, {"name": name})
         for item in scopes:
@@ -104,6 +111,7 @@ class AccountsMixin(StoreBase):
                 scopes=scopes,
                 expires_at=expires_at,
                 created_by_user_id=created_by_user_id,
+                key=key,
             )
 
     def verify_api_key(self, key: str) -> ApiKeyRead | None:

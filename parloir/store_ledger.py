@@ -87,16 +87,28 @@ class LedgerMixin(StoreBase):
         with self._read() as scope:
             return usage.list_retrievals(scope, llm_call_id=llm_call_id, message_id=message_id)
 
-    def add_feedback(self, message_id: uuid.UUID, **fields: Unpack[FeedbackFields]) -> FeedbackRead:
-        """Rate or comment a message (rating -1..5: thumbs down/up or stars)."""
+    def add_feedback(
+        self,
+        message_id: uuid.UUID | None = None,
+        *,
+        conversation_id: uuid.UUID | None = None,
+        **fields: Unpack[FeedbackFields],
+    ) -> FeedbackRead:
+        """Rate or comment a message, or a whole conversation (rating -1..5)."""
         data = validate(FeedbackFields, fields)
         with self._write() as scope:
-            return usage.add_feedback(scope, message_id, data)
+            return usage.add_feedback(
+                scope, message_id=message_id, conversation_id=conversation_id, data=data
+            )
 
-    def list_feedback(self, *, message_id: uuid.UUID | None = None) -> list[FeedbackRead]:
-        """The feedback of this tenant."""
+    def list_feedback(
+        self, *, message_id: uuid.UUID | None = None, conversation_id: uuid.UUID | None = None
+    ) -> list[FeedbackRead]:
+        """Feedback of this tenant, on one message or one conversation."""
         with self._read() as scope:
-            return usage.list_feedback(scope, message_id)
+            return usage.list_feedback(
+                scope, message_id=message_id, conversation_id=conversation_id
+            )
 
     def set_session(
         self,

@@ -88,6 +88,19 @@ def _cost(data: LLMCallFields, at: Any) -> tuple[int | None, str]:
     return nanos, "genai-prices" if nanos is not None else "unknown"
 
 
+def _total(data: LLMCallFields) -> int:
+    """``total_tokens`` defaults to input + output; a bare total (no split known) is kept."""
+    split = (data.get("input_tokens") or 0) + (data.get("output_tokens") or 0)
+    total = data.get("total_tokens")
+    if total is None:
+        return split
+    if total < split:
+        raise InvalidInputError.single(
+            "total_tokens", "at_least_input_plus_output", f"must be at least {split}"
+        )
+    return total
+
+
 def record_llm_call(scope: Scope, data: LLMCallFields) -> LLMCallRead:
     """Record one model call; a repeated idempotency key returns the stored call."""
     key = data.get("idempotency_key")
@@ -111,6 +124,7 @@ def record_llm_call(scope: Scope, data: LLMCallFields) -> LLMCallRead:
         "output_tokens": (data.get("output_tokens") or 0),
         "cached_tokens": (data.get("cached_tokens") or 0),
         "reasoning_tokens": (data.get("reasoning_tokens") or 0),
+        "total_tokens": _total(data),
         "latency_ms": data.get("latency_ms"),
         "cost_nanos": cost,
         "cost_source": source,
@@ -184,24 +198,47 @@ def list_retrievals(
     return [to_record(RetrievalRead, row) for row in rows]
 
 
-def add_feedback(scope: Scope, message_id: uuid.UUID, data: FeedbackFields) -> FeedbackRead:
-    """Record a rating and/or comment on a message."""
-    scope.get_row(MESSAGES, message_id, "message")
+def add_feedback(
+    scope: Scope,
+    *,
+    message_id: uuid.UUID | None,
+    conversation_id: uuid.UUID | None,
+    data: FeedbackFields,
+) -> FeedbackRead:
+    """Record a rating and/or comment on a message or on a whole conversation."""
+    if message_id is not None:
+        message = scope.get_row(MESSAGES, message_id, "message")
+        if conversation_id not in (None, message.conversation_id):
+            raise InvalidInputError.single(
+                "conversation_id", "matches_message", "is not the message's conversation"
+            )
+        conversation_id = message.conversation_id
+    elif conversation_id is not None:
+        scope.get_row(CONVERSATIONS, conversation_id, "conversation")
+    else:
+        raise InvalidInputError.single(
+            "message_id", "required", "give message_id or conversation_id"
+        )
     if data.get("rating") is None and not data.get("comment"):
         raise InvalidInputError.single("rating", "required", "give a rating or a comment")
     scope.require(USERS, data.get("user_id"), "user", "user_id")
     scope.require(CONTACTS, data.get("contact_id"), "contact", "contact_id")
     row: dict[str, Any] = {c.name: None for c in FEEDBACK.c}
-    row.update({**data, "id": uuid7(), "tenant_id": scope.tenant_id, "message_id": message_id})
+    row.update({**data, "id": uuid7(), "tenant_id": scope.tenant_id})
+    row.update(message_id=message_id, conversation_id=conversation_id)
     row["metadata"] = data.get("metadata") or {}
     row["created_at"] = data.get("created_at") or scope.now()
     scope.session.execute(FEEDBACK.insert().values(row))
     return FeedbackRead.model_validate(row)
 
 
-def list_feedback(scope: Scope, message_id: uuid.UUID | None) -> list[FeedbackRead]:
+def list_feedback(
+    scope: Scope, *, message_id: uuid.UUID | None, conversation_id: uuid.UUID | None
+) -> list[FeedbackRead]:
     f = FEEDBACK.c
     query = select(FEEDBACK).where(f.tenant_id == scope.tenant_id)
     if message_id is not None:
         query = query.where(f.message_id == message_id)
+    if conversation_id is not None:
+        query = query.where(f.conversation_id == conversation_id)
     return [to_record(FeedbackRead, row) for row in scope.session.execute(query.order_by(f.id))]

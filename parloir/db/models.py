@@ -264,7 +264,7 @@ class LLMCall(Base):
         UniqueConstraint("tenant_id", "idempotency_key"),
         CheckConstraint(
             "input_tokens >= 0 AND output_tokens >= 0 AND cached_tokens >= 0"
-            " AND reasoning_tokens >= 0",
+            " AND reasoning_tokens >= 0 AND total_tokens >= 0",
             name="tokens",
         ),
         Index("ix_llm_calls_tenant_id_created_at", "tenant_id", "created_at"),
@@ -285,6 +285,7 @@ class LLMCall(Base):
     output_tokens: Mapped[int] = _count()
     cached_tokens: Mapped[int] = _count()
     reasoning_tokens: Mapped[int] = _count()
+    total_tokens: Mapped[int] = _count()
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     cost_nanos: Mapped[int | None] = mapped_column(BigInteger)
     cost_source: Mapped[str | None] = mapped_column(String(16))
@@ -320,12 +321,15 @@ class Retrieval(Base):
 class Feedback(Base):
     __tablename__ = "feedback"
     __table_args__ = (
+        CheckConstraint("message_id IS NOT NULL OR conversation_id IS NOT NULL", name="target"),
         Index("ix_feedback_message_id", "message_id"),
+        Index("ix_feedback_conversation_id", "conversation_id"),
         Index("ix_feedback_tenant_id_created_at", "tenant_id", "created_at"),
     )
     id: Mapped[uuid.UUID] = _id()
     tenant_id: Mapped[uuid.UUID] = _tenant()
-    message_id: Mapped[uuid.UUID] = _fk("messages.id", "CASCADE", nullable=False)
+    conversation_id: Mapped[uuid.UUID | None] = _fk("conversations.id", "CASCADE")
+    message_id: Mapped[uuid.UUID | None] = _fk("messages.id", "CASCADE")
     rating: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     user_id: Mapped[uuid.UUID | None] = _fk("users.id", "SET NULL")

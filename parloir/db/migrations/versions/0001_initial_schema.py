@@ -403,7 +403,8 @@ def upgrade() -> None:
         "feedback",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("message_id", sa.Uuid(), nullable=False),
+        sa.Column("conversation_id", sa.Uuid(), nullable=True),
+        sa.Column("message_id", sa.Uuid(), nullable=True),
         sa.Column("rating", sa.Integer(), nullable=True),
         sa.Column("comment", sa.Text(), nullable=True),
         sa.Column("user_id", sa.Uuid(), nullable=True),
@@ -423,6 +424,15 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_feedback_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.CheckConstraint(
+            "message_id IS NOT NULL OR conversation_id IS NOT NULL", name=op.f("ck_feedback_target")
+        ),
+        sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],
             name=op.f("fk_feedback_tenant_id_tenants"),
@@ -434,6 +444,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_feedback")),
     )
     op.create_index("ix_feedback_message_id", "feedback", ["message_id"], unique=False)
+    op.create_index("ix_feedback_conversation_id", "feedback", ["conversation_id"], unique=False)
     op.create_index(
         "ix_feedback_tenant_id_created_at", "feedback", ["tenant_id", "created_at"], unique=False
     )
@@ -452,6 +463,7 @@ def upgrade() -> None:
         sa.Column("output_tokens", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("cached_tokens", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("reasoning_tokens", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("total_tokens", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("latency_ms", sa.Integer(), nullable=True),
         sa.Column("cost_nanos", sa.BigInteger(), nullable=True),
         sa.Column("cost_source", sa.String(length=16), nullable=True),
@@ -465,7 +477,7 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.CheckConstraint(
             "input_tokens >= 0 AND output_tokens >= 0 AND cached_tokens >= 0"
-            " AND reasoning_tokens >= 0",
+            " AND reasoning_tokens >= 0 AND total_tokens >= 0",
             name=op.f("ck_llm_calls_tokens"),
         ),
         sa.ForeignKeyConstraint(
