@@ -49,16 +49,18 @@ def parse_command(text: str) -> tuple[str | None, str | None]:
     return match.group(1).lower(), (args.strip() or None) if args else None
 
 
-def _row(scope: Scope, conversation_id: uuid.UUID, seq: int, data: MessageFields) -> dict[str, Any]:
+def _row(
+    scope: Scope, conversation_id: uuid.UUID, data: MessageFields, field: str = "content"
+) -> dict[str, Any]:
     content = data["content"]
-    check_length("content", content, scope.max_content_length)
+    check_length(field, content, scope.max_content_length)
     role = data["role"]
     command, args = parse_command(content) if role == "user" else (None, None)
     return {
         "id": uuid7(),
         "tenant_id": scope.tenant_id,
         "conversation_id": conversation_id,
-        "seq": seq,
+        "seq": 0,  # given by the conversation counter
         "role": role,
         "direction": "in" if role == "user" else "out",
         "content": content,
@@ -122,7 +124,7 @@ def _bump(scope: Scope, conversation_id: uuid.UUID, count: int, last_at: Any) ->
 
 def append_message(scope: Scope, conversation_id: uuid.UUID, data: MessageFields) -> MessageRead:
     """Append one message; raise :class:`Duplicate` if its key is already stored."""
-    row = _row(scope, conversation_id, 0, data)
+    row = _row(scope, conversation_id, data)
     seq = _bump(scope, conversation_id, 1, row["created_at"])
     if seq is None:
         raise NotFoundError("conversation", conversation_id)
@@ -197,7 +199,7 @@ def append_messages(
         _index(by_key, row._mapping, row)
     results: list[tuple[Any, bool]] = []
     rows: list[dict[str, Any]] = []
-    for item in items:
+    for index, item in enumerate(items):
         match = by_key.get(("k", item.get("idempotency_key") or "")) or by_key.get(
             ("e", item.get("external_id") or "")
         )
@@ -205,7 +207,7 @@ def append_messages(
             _check_same(_Fields(match), item)
             results.append((match, True))
             continue
-        row = _row(scope, conversation_id, 0, item)
+        row = _row(scope, conversation_id, item, f"items.{index}.content")
         rows.append(row)
         _index(by_key, row, row)
         results.append((row, False))
