@@ -103,8 +103,9 @@ def list_users(scope: Scope) -> list[UserRead]:
 
 def update_user(scope: Scope, user_id: uuid.UUID, values: dict[str, Any]) -> UserRead:
     row = scope.get_row(USERS, user_id, "user")
+    values = dict(values)
     if "password" in values:
-        values = {**values, "password_hash": hash_password(values.pop("password"))}
+        values["password_hash"] = hash_password(values.pop("password"))
     values["updated_at"] = scope.now()
     scope.session.execute(update(USERS).where(USERS.c.id == user_id).values(**values))
     values.pop("password_hash", None)

@@ -13,10 +13,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal, Required
 
-from pydantic import ConfigDict, Field, with_config
+from pydantic import AfterValidator, ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from parloir.validation import Json, JsonValue, Name, Text, Timestamp
+from parloir.validation import Json, JsonValue, Text, Timestamp, check_text
 
 __all__ = [
     "AgentFields",
@@ -30,12 +30,15 @@ __all__ = [
     "PostFields",
     "RetrievalFields",
     "Role",
+    "SessionFields",
     "TenantFields",
     "UserFields",
     "UserRole",
 ]
 
 _CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False)
+# Length and pattern are checked on the string itself, then NUL and surrogates.
+CHECK_TEXT = AfterValidator(check_text)
 INT32 = 2**31 - 1
 
 Role = Literal["user", "assistant", "system", "tool"]
@@ -46,27 +49,27 @@ Count = Annotated[int, Field(ge=0, le=INT32, strict=True)]
 Millis = Annotated[int, Field(ge=0, le=INT32, strict=True)]
 Nanos = Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)]
 Channel = Annotated[Text, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_.-]+$")]
-Key = Annotated[Text, Field(min_length=1, max_length=255)]
-ShortText = Annotated[Text, Field(max_length=255)]
-LongText = Annotated[Text, Field(max_length=1_000_000)]
-Url = Annotated[Text, Field(max_length=2048)]
+Key = Annotated[str, Field(min_length=1, max_length=255), CHECK_TEXT]
+ShortText = Annotated[str, Field(max_length=255), CHECK_TEXT]
+LongText = Annotated[str, Field(max_length=1_000_000), CHECK_TEXT]
+Url = Annotated[str, Field(max_length=2048), CHECK_TEXT]
 Unit = Annotated[float, Field(ge=0, le=1)]
 
 
 @with_config(_CONFIG)
 class TenantFields(TypedDict, total=False):
-    name: Required[Annotated[Text, Field(min_length=1, max_length=200)]]
+    name: Required[Annotated[str, Field(min_length=1, max_length=200), CHECK_TEXT]]
     slug: Required[Annotated[Text, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9-]+$")]]
     metadata: Json | None
 
 
 @with_config(_CONFIG)
 class UserFields(TypedDict, total=False):
-    username: Required[Annotated[Text, Field(min_length=1, max_length=150)]]
-    password: Annotated[Text, Field(min_length=8, max_length=1024)] | None
-    password_hash: Annotated[Text, Field(pattern=r"^\$", max_length=255)] | None
+    username: Required[Annotated[str, Field(min_length=1, max_length=150), CHECK_TEXT]]
+    password: Annotated[str, Field(min_length=8, max_length=1024), CHECK_TEXT] | None
+    password_hash: Annotated[str, Field(pattern=r"^\$", max_length=255), CHECK_TEXT] | None
     role: UserRole | None
-    email: Annotated[Text, Field(max_length=320)] | None
+    email: Annotated[str, Field(max_length=320), CHECK_TEXT] | None
     is_active: bool | None
     external_id: Key | None
     metadata: Json | None
@@ -74,11 +77,11 @@ class UserFields(TypedDict, total=False):
 
 @with_config(_CONFIG)
 class AgentFields(TypedDict, total=False):
-    name: Required[Name]
+    name: Required[Annotated[str, Field(min_length=1, max_length=255), CHECK_TEXT]]
     role: ShortText | None
     instructions: LongText | None
-    provider: Annotated[Text, Field(max_length=100)] | None
-    model: Annotated[Text, Field(max_length=200)] | None
+    provider: Annotated[str, Field(max_length=100), CHECK_TEXT] | None
+    model: Annotated[str, Field(max_length=200), CHECK_TEXT] | None
     temperature: Annotated[float, Field(ge=0, le=2)] | None
     max_tokens: Annotated[int, Field(ge=1, le=INT32, strict=True)] | None
     top_p: Unit | None
@@ -104,7 +107,7 @@ class ConversationFields(TypedDict, total=False):
     channel: Required[Channel]
     external_id: Key | None
     contact_id: uuid.UUID | None
-    title: Annotated[Text, Field(max_length=500)] | None
+    title: Annotated[str, Field(max_length=500), CHECK_TEXT] | None
     status: ConversationStatus | None
     metadata: Json | None
     created_at: Timestamp | None
@@ -112,7 +115,7 @@ class ConversationFields(TypedDict, total=False):
 
 @with_config(_CONFIG)
 class ConversationUpdate(TypedDict, total=False):
-    title: Annotated[Text, Field(max_length=500)] | None
+    title: Annotated[str, Field(max_length=500), CHECK_TEXT] | None
     status: ConversationStatus
     metadata: Json
     contact_id: uuid.UUID | None
@@ -126,7 +129,7 @@ class MessageFields(TypedDict, total=False):
     external_id: Key | None
     created_at: Timestamp | None
     sources: list[JsonValue] | None
-    error_type: Annotated[Text, Field(max_length=100)] | None
+    error_type: Annotated[str, Field(max_length=100), CHECK_TEXT] | None
     error_message: LongText | None
     token_count: Count | None
     response_time_ms: Millis | None
@@ -137,9 +140,9 @@ class MessageFields(TypedDict, total=False):
 
 @with_config(_CONFIG)
 class LLMCallFields(TypedDict, total=False):
-    model: Required[Annotated[Text, Field(min_length=1, max_length=200)]]
-    operation: Annotated[Text, Field(min_length=1, max_length=32)] | None
-    provider: Annotated[Text, Field(max_length=100)] | None
+    model: Required[Annotated[str, Field(min_length=1, max_length=200), CHECK_TEXT]]
+    operation: Annotated[str, Field(min_length=1, max_length=32), CHECK_TEXT] | None
+    provider: Annotated[str, Field(max_length=100), CHECK_TEXT] | None
     agent_id: uuid.UUID | None
     conversation_id: uuid.UUID | None
     message_id: uuid.UUID | None
@@ -152,7 +155,7 @@ class LLMCallFields(TypedDict, total=False):
     latency_ms: Millis | None
     cost_nanos: Nanos | None
     is_success: bool | None
-    error_type: Annotated[Text, Field(max_length=100)] | None
+    error_type: Annotated[str, Field(max_length=100), CHECK_TEXT] | None
     error_message: LongText | None
     prompt: JsonValue | None
     response: JsonValue | None
@@ -184,11 +187,18 @@ class FeedbackFields(TypedDict, total=False):
 
 
 @with_config(_CONFIG)
+class SessionFields(TypedDict, total=False):
+    key: Required[Key]
+    context: Required[JsonValue]
+    metadata: Json | None
+
+
+@with_config(_CONFIG)
 class AuditEventFields(TypedDict, total=False):
-    event_type: Required[Annotated[Text, Field(min_length=1, max_length=100)]]
+    event_type: Required[Annotated[str, Field(min_length=1, max_length=100), CHECK_TEXT]]
     actor: ShortText | None
     correlation_id: ShortText | None
-    subject_type: Annotated[Text, Field(max_length=64)] | None
+    subject_type: Annotated[str, Field(max_length=64), CHECK_TEXT] | None
     subject_id: ShortText | None
     metadata: Json | None
     created_at: Timestamp | None

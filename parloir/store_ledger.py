@@ -14,6 +14,7 @@ from parloir.inputs import (
     LLMCallFields,
     PostFields,
     RetrievalFields,
+    SessionFields,
 )
 from parloir.schemas import (
     AuditEventRead,
@@ -26,23 +27,17 @@ from parloir.schemas import (
     Totals,
 )
 from parloir.store_base import StoreBase
-from parloir.validation import Json, JsonValue, require_aware, validate
+from parloir.validation import require_aware, validate
 
 __all__ = ["LedgerMixin"]
-
-from typing_extensions import TypedDict
-
-
-class _SessionFields(TypedDict, total=False):
-    key: str
-    context: JsonValue
-    metadata: Json
 
 
 class LedgerMixin(StoreBase):
     def record_llm_call(self, **fields: Unpack[LLMCallFields]) -> LLMCallRead:
         """Record one model call (priced with genai-prices when no ``cost_nanos`` is given)."""
         data = validate(LLMCallFields, fields)
+        if "cost_nanos" in fields and fields["cost_nanos"] is None:
+            data["cost_nanos"] = None  # said explicitly: the cost is unknown, never priced
         try:
             with self._write() as scope:
                 return usage.record_llm_call(scope, data)
@@ -126,9 +121,7 @@ class LedgerMixin(StoreBase):
         (for imports); with neither it lives until deleted.
         """
         require_aware("expires_at", expires_at)
-        checked = validate(
-            _SessionFields, {"key": key, "context": context, "metadata": metadata or {}}
-        )
+        checked = validate(SessionFields, {"key": key, "context": context, "metadata": metadata})
         if isinstance(ttl, int | float):
             ttl = timedelta(seconds=ttl)
         with self._write() as scope:
@@ -139,7 +132,7 @@ class LedgerMixin(StoreBase):
                 ttl=ttl,
                 expires_at=expires_at,
                 conversation_id=conversation_id,
-                metadata=checked["metadata"],
+                metadata=checked.get("metadata"),
             )
 
     def get_session(self, key: str) -> SessionRead | None:

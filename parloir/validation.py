@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, AwareDatetime, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
 
 from parloir.errors import FieldError, InvalidInputError
@@ -86,7 +86,6 @@ JsonValue = Annotated[Any, AfterValidator(_json)]
 Timestamp = AwareDatetime
 """A timezone-aware datetime; naive ones are rejected."""
 
-Name = Annotated[Text, Field(min_length=1, max_length=255)]
 
 _adapters: dict[type[Any], TypeAdapter[Any]] = {}
 
@@ -112,13 +111,19 @@ def validate(
         raise InvalidInputError(_field_errors(error, prefix)) from None
 
 
+# pydantic's names for the rules parloir names itself, so one rule has one name.
+_RULES = {"extra_forbidden": "unknown_field", "string_unicode": "no_lone_surrogates"}
+_MESSAGES = {"no_lone_surrogates": "must not contain lone surrogate code points"}
+
+
 def _field_errors(error: ValidationError, prefix: str) -> list[FieldError]:
     out = []
     for item in error.errors(include_url=False, include_input=False):
         loc = ".".join(str(part) for part in item["loc"])
         field = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "input"
-        rule = "unknown_field" if item["type"] == "extra_forbidden" else item["type"]
-        out.append(FieldError(field=field, rule=rule, message=item["msg"]))
+        rule = _RULES.get(item["type"], item["type"])
+        message = _MESSAGES.get(rule, item["msg"])
+        out.append(FieldError(field=field, rule=rule, message=message))
     return out
 
 
