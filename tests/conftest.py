@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from parloir import Store
+from parloir.config import Settings
 from parloir.db import migrate
 from parloir.db.engine import create_engines
-from parloir.config import Settings
 
 PG_ENV = "PARLOIR_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -44,7 +44,7 @@ class FakeClock:
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's parloir settings."""
     for name in list(os.environ):
-        if name.startswith("PARLOIR_") and name != PG_ENV or name == "DATABASE_URL":
+        if (name.startswith("PARLOIR_") and name != PG_ENV) or name == "DATABASE_URL":
             monkeypatch.delenv(name, raising=False)
 
 
