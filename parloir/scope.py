@@ -1,7 +1,8 @@
-"""What a service function works in: one session, one tenant, one clock.
+"""What a service function works in: one connection in a transaction, one tenant, one clock.
 
 Services take a :class:`Scope` first and never commit, roll back or close: the unit of work is
-the store's (``Store.transaction()``). Helpers here are shared by every service module.
+the store's. They speak SQLAlchemy Core (``select()``, ``insert()``) on a ``Connection``; the
+ORM session's bookkeeping would cost more than the statements on the hot paths.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Table, func, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from parloir.errors import InvalidInputError, NotFoundError
 from parloir.schemas import Record
@@ -28,9 +28,9 @@ R = TypeVar("R", bound=Record)
 
 @dataclass(frozen=True)
 class Scope:
-    """A session bound to one tenant, with the store's clock and limits."""
+    """A connection in a transaction, bound to one tenant, with the store's clock and limits."""
 
-    session: Session
+    session: Connection
     tenant_id: uuid.UUID
     clock: Callable[[], datetime]
     max_content_length: int
@@ -38,8 +38,7 @@ class Scope:
 
     @property
     def dialect(self) -> str:
-        bind = self.session.get_bind()
-        return bind.dialect.name
+        return self.session.dialect.name
 
     def now(self) -> datetime:
         return self.clock()
@@ -91,9 +90,8 @@ class Scope:
 def to_record(record: type[R], row: Any, **extra: Any) -> R:
     """Build a read record from a Core row (column names as keys)."""
     data: Mapping[str, Any] = row._mapping if hasattr(row, "_mapping") else row
-    if extra:
-        data = {**data, **extra}
-    return record.model_validate(data)
+    # A plain dict validates several times faster than attribute access on a Row.
+    return record.model_validate({**data, **extra})
 
 
 def encode_cursor(last_id: uuid.UUID) -> str:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Self, Unpack
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from parloir import accounts
@@ -37,7 +38,6 @@ class _Shared:
         self.settings = settings
         self.clock = clock
         self.write_sessions = sessionmaker(bind=engines.write, expire_on_commit=False)
-        self.read_sessions = sessionmaker(bind=engines.read, expire_on_commit=False)
 
 
 class StoreBase:
@@ -123,18 +123,18 @@ class StoreBase:
 
     @contextmanager
     def _write(self) -> Iterator[Scope]:
-        with self.transaction() as session:
-            yield self._scope(session)
+        with translate_db_errors(), self._shared.engines.write.begin() as connection:
+            yield self._scope(connection)
 
     @contextmanager
     def _read(self) -> Iterator[Scope]:
-        with translate_db_errors(), self._shared.read_sessions.begin() as session:
-            yield self._scope(session)
+        with translate_db_errors(), self._shared.engines.read.begin() as connection:
+            yield self._scope(connection)
 
-    def _scope(self, session: Session) -> Scope:
+    def _scope(self, connection: Connection) -> Scope:
         settings = self._shared.settings
         return Scope(
-            session=session,
+            session=connection,
             tenant_id=self._tenant_id,
             clock=self._shared.clock,
             max_content_length=settings.max_content_length,

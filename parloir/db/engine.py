@@ -14,6 +14,7 @@ On PostgreSQL one psycopg 3 engine serves both, with ``pool_pre_ping``.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,13 @@ def create_engines(settings: Settings) -> Engines:
     return Engines(write=engine, read=engine)
 
 
+def _json_loads(text: str) -> Any:
+    # Most JSON cells hold an empty object or null: skip the parser for them.
+    if text == "{}":
+        return {}
+    return None if text == "null" else json.loads(text)
+
+
 def _sqlite_engines(settings: Settings) -> Engines:
     url = make_url(settings.database_url)
     if url.database and url.database != ":memory:":
@@ -61,6 +69,7 @@ def _sqlite_engines(settings: Settings) -> Engines:
         url,
         pool_size=1,
         max_overflow=0,
+        json_deserializer=_json_loads,
         pool_timeout=max(30.0, settings.busy_timeout_ms / 1000 * 4),
         connect_args={"check_same_thread": False, "timeout": settings.busy_timeout_ms / 1000},
     )
@@ -68,6 +77,7 @@ def _sqlite_engines(settings: Settings) -> Engines:
         url,
         pool_size=8,
         max_overflow=8,
+        json_deserializer=_json_loads,
         connect_args={"check_same_thread": False, "timeout": settings.busy_timeout_ms / 1000},
     )
     _configure_sqlite(write, settings, begin="BEGIN IMMEDIATE")
