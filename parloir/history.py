@@ -60,9 +60,17 @@ _m = MESSAGES.c
 # The tenant and conversation are known to the caller: not reading them back saves two UUID
 # conversions per row on the hottest read.
 _COLUMNS = [c for c in MESSAGES.c if c.name not in ("tenant_id", "conversation_id")]
+# The tenant is checked on the conversation row, in a subquery: the messages condition is then
+# on conversation_id alone and the planner walks the (conversation_id, seq) index backwards,
+# even on a freshly loaded table that has no statistics yet.
 _WHERE = (
-    _m.conversation_id == bindparam("cid", type_=Uuid()),
-    _m.tenant_id == bindparam("tid", type_=Uuid()),
+    _m.conversation_id
+    == select(CONVERSATIONS.c.id)
+    .where(
+        CONVERSATIONS.c.id == bindparam("cid", type_=Uuid()),
+        CONVERSATIONS.c.tenant_id == bindparam("tid", type_=Uuid()),
+    )
+    .scalar_subquery(),
 )
 _LAST = (
     select(*_COLUMNS)
@@ -74,6 +82,14 @@ _AFTER = (
     select(*_COLUMNS)
     .where(*_WHERE, _m.seq > bindparam("after", type_=Integer()))
     .order_by(_m.seq)
+    .limit(bindparam("lim", type_=Integer()))
+)
+
+
+_TURNS = (
+    select(_m.role, _m.content, _m.metadata)
+    .where(*_WHERE, _m.error_type.is_(None))
+    .order_by(_m.seq.desc())
     .limit(bindparam("lim", type_=Integer()))
 )
 
@@ -154,7 +170,7 @@ def build_context(
     if max_tokens is not None and max_tokens < 1:
         raise InvalidInputError.single("max_tokens", "range", "must be at least 1")
     count = token_counter or approx_tokens
-    c, a, m = CONVERSATIONS.c, AGENTS.c, MESSAGES.c
+    c, a = CONVERSATIONS.c, AGENTS.c
     head = scope.session.execute(
         select(a.instructions)
         .select_from(CONVERSATIONS.join(AGENTS, a.id == c.agent_id))
@@ -162,16 +178,8 @@ def build_context(
     ).first()
     if head is None:
         raise NotFoundError("conversation", conversation_id)
-    rows = scope.session.execute(
-        select(m.role, m.content, m.metadata)
-        .where(
-            m.conversation_id == conversation_id,
-            m.tenant_id == scope.tenant_id,
-            m.error_type.is_(None),
-        )
-        .order_by(m.seq.desc())
-        .limit(max_messages)
-    ).all()
+    params = {"cid": conversation_id, "tid": scope.tenant_id, "lim": max_messages}
+    rows = scope.session.execute(_TURNS, params).all()
     system = [{"role": "system", "content": head.instructions}] if head.instructions else []
     budget = None if max_tokens is None else max_tokens - _cost(system, count)
     kept: list[dict[str, Any]] = []

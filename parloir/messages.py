@@ -84,8 +84,12 @@ def _row(
 
 
 @functools.cache
-def _statements(dialect: str) -> tuple[Any, Any]:
-    """The two statements of an append, built once per dialect (SQLAlchemy caches them)."""
+def _statements(dialect: str) -> tuple[Any, Any, Any]:
+    """The statements of an append, built once per dialect (SQLAlchemy caches them).
+
+    ``bump`` takes the conversation's lock and next seq; ``add`` inserts the message. On
+    PostgreSQL ``both`` does the two in one round trip, the UPDATE as a CTE feeding the INSERT.
+    """
     c = CONVERSATIONS.c
     at = bindparam("at", type_=UTCDateTime())
     greatest = func.greatest if dialect == "postgresql" else func.max
@@ -106,11 +110,23 @@ def _statements(dialect: str) -> tuple[Any, Any]:
     )
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     add = insert(MESSAGES).on_conflict_do_nothing().returning(MESSAGES.c.id)
-    return bump, add
+    if dialect != "postgresql":
+        return bump, add, None
+    counter = bump.cte("bump")
+    names = [col.name for col in MESSAGES.c if col.name != "seq"]
+    # Prefixed names: a parameter named like a conversations column would join the UPDATE's SET.
+    values = [bindparam(f"m_{name}", type_=MESSAGES.c[name].type) for name in names]
+    both = (
+        postgresql.insert(MESSAGES)
+        .from_select([*names, "seq"], select(*values, counter.c.last_seq))
+        .on_conflict_do_nothing()
+        .returning(MESSAGES.c.seq)
+    )
+    return bump, add, both
 
 
 def _bump(scope: Scope, conversation_id: uuid.UUID, count: int, last_at: Any) -> int | None:
-    bump, _ = _statements(scope.dialect)
+    bump = _statements(scope.dialect)[0]
     params = {
         "cid": conversation_id,
         "tid": scope.tenant_id,
@@ -125,14 +141,28 @@ def _bump(scope: Scope, conversation_id: uuid.UUID, count: int, last_at: Any) ->
 def append_message(scope: Scope, conversation_id: uuid.UUID, data: MessageFields) -> MessageRead:
     """Append one message; raise :class:`Duplicate` if its key is already stored."""
     row = _row(scope, conversation_id, data)
-    seq = _bump(scope, conversation_id, 1, row["created_at"])
-    if seq is None:
-        raise NotFoundError("conversation", conversation_id)
+    _, add, both = _statements(scope.dialect)
+    if both is not None:
+        params = {f"m_{key}": value for key, value in row.items()}
+        params.update(cid=conversation_id, tid=scope.tenant_id, n=1)
+        params.update(at=row["created_at"], now=scope.now())
+        seq = scope.session.execute(both, params).scalar()
+        if seq is None:  # no conversation, or the key is taken: tell which
+            _ensure_conversation(scope, conversation_id)
+            raise Duplicate(row.get("idempotency_key") or row.get("external_id"))
+    else:
+        seq = _bump(scope, conversation_id, 1, row["created_at"])
+        if seq is None:
+            raise NotFoundError("conversation", conversation_id)
+        row["seq"] = seq
+        if scope.session.execute(add, row).scalar() is None:
+            raise Duplicate(row.get("idempotency_key") or row.get("external_id"))
     row["seq"] = seq
-    _, add = _statements(scope.dialect)
-    if scope.session.execute(add, row).scalar() is None:
-        raise Duplicate(row.get("idempotency_key") or row.get("external_id"))
     return MessageRead.model_validate(row)
+
+
+def _ensure_conversation(scope: Scope, conversation_id: uuid.UUID) -> None:
+    scope.get_row(CONVERSATIONS, conversation_id, "conversation")
 
 
 def find_duplicate(scope: Scope, conversation_id: uuid.UUID, data: MessageFields) -> MessageRead:
