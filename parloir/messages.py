@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Integer, Table, Uuid, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from parloir.db.bulk import insert_rows
 from parloir.db.models import Conversation, Message
 from parloir.db.types import UTCDateTime
 from parloir.errors import ConflictError, NotFoundError
@@ -247,7 +248,7 @@ def append_messages(
         assert last is not None
         for offset, row in enumerate(rows):
             row["seq"] = last - len(rows) + 1 + offset
-        scope.session.execute(MESSAGES.insert(), rows)
+        insert_rows(scope.session, MESSAGES, rows)
     return [to_record(MessageRead, row, duplicate=dup) for row, dup in results]
 
 

@@ -402,3 +402,27 @@ def test_upsert_contact_updates_only_the_given_fields(store, clock):
     assert (unchanged.name, unchanged.username) == ("Ada L.", "ada")  # None means "not given"
     other = store.upsert_contact(channel="whatsapp", external_id="u1")
     assert other.id != first.id
+
+
+def test_batch_values_read_back_exactly_as_single_appends_do(store, conversation_id):
+    at = datetime(2026, 1, 15, 14, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    item = {
+        "role": "assistant",
+        "content": "réponse 🌍 عربى",
+        "sources": [{"doc": "faq.md", "score": 0.5}, "plain"],
+        "metadata": {"nested": {"list": [1, 2.5, None, True]}, "ünï": "ok"},
+        "created_at": at,
+        "delivered_at": at,
+        "token_count": 12,
+        "error_type": "timeout",
+        "external_id": "ext-1",
+    }
+    single = store.append_message(conversation_id, **item)
+    batch = store.append_messages(conversation_id, [{**item, "external_id": "ext-2"}])
+    stored = store.last_messages(conversation_id, limit=2)
+    assert stored[1] == batch[0]
+    fields = set(type(single).model_fields) - {"id", "seq", "external_id"}
+    for name in fields:
+        assert getattr(stored[0], name) == getattr(stored[1], name), name
+    assert stored[1].created_at == at
+    assert stored[1].sources == item["sources"]

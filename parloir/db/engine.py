@@ -61,6 +61,12 @@ def _json_loads(text: str) -> Any:
     return None if text == "null" else json.loads(text)
 
 
+def _json_dumps(value: Any) -> str:
+    if type(value) is dict and not value:
+        return "{}"
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def _sqlite_engines(settings: Settings) -> Engines:
     url = make_url(settings.database_url)
     if url.database and url.database != ":memory:":
@@ -70,6 +76,7 @@ def _sqlite_engines(settings: Settings) -> Engines:
         pool_size=1,
         max_overflow=0,
         json_deserializer=_json_loads,
+        json_serializer=_json_dumps,
         pool_timeout=max(30.0, settings.busy_timeout_ms / 1000 * 4),
         connect_args={"check_same_thread": False, "timeout": settings.busy_timeout_ms / 1000},
     )
@@ -78,6 +85,7 @@ def _sqlite_engines(settings: Settings) -> Engines:
         pool_size=8,
         max_overflow=8,
         json_deserializer=_json_loads,
+        json_serializer=_json_dumps,
         connect_args={"check_same_thread": False, "timeout": settings.busy_timeout_ms / 1000},
     )
     _configure_sqlite(write, settings, begin="BEGIN IMMEDIATE")

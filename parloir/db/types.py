@@ -13,8 +13,8 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = ["JSONType", "UTCDateTime"]
 
-JSONType = JSON().with_variant(JSONB(), "postgresql")
-"""JSON on SQLite, JSONB on PostgreSQL."""
+JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+"""JSON on SQLite, JSONB on PostgreSQL; Python None is SQL NULL."""
 
 
 class _SQLiteDateTime(sqlite.DATETIME):
