@@ -17,19 +17,14 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 
-from parloir.db.models import Agent, ApiKey, Tenant, User
+from parloir.db.tables import AGENTS, API_KEYS, TENANTS, USERS
 from parloir.errors import ConflictError, InvalidInputError, NotFoundError
 from parloir.ids import uuid7
 from parloir.inputs import AgentFields, TenantFields, UserFields
 from parloir.schemas import AgentRead, ApiKeyCreated, ApiKeyRead, TenantRead, UserRead
 from parloir.scope import Scope, to_record
-
-TENANTS: Table = Tenant.__table__  # type: ignore[assignment]
-USERS: Table = User.__table__  # type: ignore[assignment]
-AGENTS: Table = Agent.__table__  # type: ignore[assignment]
-API_KEYS: Table = ApiKey.__table__  # type: ignore[assignment]
 
 KEY_PREFIX = "plr_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -135,15 +130,7 @@ def authenticate(scope: Scope, username: str, password: str) -> UserRead | None:
 
 def create_agent(scope: Scope, data: AgentFields) -> AgentRead:
     scope.require(USERS, data.get("owner_user_id"), "user", "owner_user_id")
-    now = scope.now()
-    row: dict[str, Any] = {c.name: None for c in AGENTS.c}
-    row.update(
-        {**data, "id": uuid7(), "tenant_id": scope.tenant_id, "created_at": now, "updated_at": now}
-    )
-    row["is_active"] = data.get("is_active", True)
-    row["metadata"] = data.get("metadata") or {}
-    scope.session.execute(AGENTS.insert().values(row))
-    return AgentRead.model_validate(row)
+    return scope.add(AGENTS, AgentRead, data, is_active=data.get("is_active", True))
 
 
 def get_agent(scope: Scope, agent_id: uuid.UUID) -> AgentRead:

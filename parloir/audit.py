@@ -6,11 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 
-from parloir.db.models import Agent, AuditEvent, Contact, Post
+from parloir.db.tables import AGENTS, AUDIT_EVENTS, CONTACTS, POSTS
 from parloir.errors import InvalidInputError
-from parloir.ids import uuid7
 from parloir.inputs import AuditEventFields, PostFields
 from parloir.schemas import AuditEventRead, Page, PostRead
 from parloir.scope import Scope, to_record
@@ -25,10 +24,6 @@ __all__ = [
     "set_post_status",
 ]
 
-EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
-POSTS: Table = Post.__table__  # type: ignore[assignment]
-AGENTS: Table = Agent.__table__  # type: ignore[assignment]
-CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
 
 # Which status a post may move to from which.
 TRANSITIONS = {
@@ -40,12 +35,7 @@ TRANSITIONS = {
 
 
 def record_audit_event(scope: Scope, data: AuditEventFields) -> AuditEventRead:
-    row: dict[str, Any] = {c.name: None for c in EVENTS.c}
-    row.update({**data, "id": uuid7(), "tenant_id": scope.tenant_id})
-    row["metadata"] = data.get("metadata") or {}
-    row["created_at"] = data.get("created_at") or scope.now()
-    scope.session.execute(EVENTS.insert().values(row))
-    return AuditEventRead.model_validate(row)
+    return scope.add(AUDIT_EVENTS, AuditEventRead, data)
 
 
 def list_audit_events(
@@ -61,8 +51,8 @@ def list_audit_events(
     cursor: str | None,
 ) -> Page[AuditEventRead]:
     """Audit events newest first, filtered."""
-    e = EVENTS.c
-    query = select(EVENTS).where(e.tenant_id == scope.tenant_id)
+    e = AUDIT_EVENTS.c
+    query = select(AUDIT_EVENTS).where(e.tenant_id == scope.tenant_id)
     for column, value in (
         (e.event_type, event_type),
         (e.correlation_id, correlation_id),
@@ -75,7 +65,7 @@ def list_audit_events(
         query = query.where(e.created_at >= since)
     if until is not None:
         query = query.where(e.created_at < until)
-    items, nxt = scope.page(query, EVENTS, limit=limit, cursor=cursor, record=AuditEventRead)
+    items, nxt = scope.page(query, AUDIT_EVENTS, limit=limit, cursor=cursor, record=AuditEventRead)
     return Page[AuditEventRead](items=items, next_cursor=nxt)
 
 
@@ -83,13 +73,8 @@ def create_post(scope: Scope, data: PostFields) -> PostRead:
     """A draft, or a scheduled post when ``scheduled_for`` is given."""
     scope.require(AGENTS, data.get("agent_id"), "agent", "agent_id")
     scope.require(CONTACTS, data.get("contact_id"), "contact", "contact_id")
-    now = scope.now()
-    row: dict[str, Any] = {c.name: None for c in POSTS.c}
-    row.update({**data, "id": uuid7(), "tenant_id": scope.tenant_id})
-    row.update(metadata=data.get("metadata") or {}, created_at=now, updated_at=now)
-    row["status"] = "scheduled" if data.get("scheduled_for") else "draft"
-    scope.session.execute(POSTS.insert().values(row))
-    return PostRead.model_validate(row)
+    status = "scheduled" if data.get("scheduled_for") else "draft"
+    return scope.add(POSTS, PostRead, data, status=status)
 
 
 def get_post(scope: Scope, post_id: uuid.UUID) -> PostRead:

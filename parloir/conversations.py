@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 
-from parloir.db.models import Agent, Contact, Conversation
+from parloir.db.tables import AGENTS, CONTACTS, CONVERSATIONS
 from parloir.errors import InvalidInputError
 from parloir.ids import uuid7
 from parloir.inputs import ContactFields, ConversationFields, ConversationUpdate
@@ -24,9 +24,6 @@ __all__ = [
     "upsert_contact",
 ]
 
-CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
-CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
-AGENTS: Table = Agent.__table__  # type: ignore[assignment]
 _CONTACT_FIELDS = ("name", "username", "profile_url", "metadata")
 
 

@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Table, Uuid, bindparam, select, update
+from sqlalchemy import Integer, Uuid, bindparam, select, update
 
-from parloir.db.models import Agent, Conversation, Message
+from parloir.db.tables import AGENTS, CONVERSATIONS, MESSAGES
 from parloir.errors import InvalidInputError, NotFoundError
 from parloir.schemas import MessageRead
 from parloir.scope import Scope, to_record
@@ -33,9 +33,6 @@ __all__ = [
 
 TokenCounter = Callable[[str], int]
 
-MESSAGES: Table = Message.__table__  # type: ignore[assignment]
-CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
-AGENTS: Table = Agent.__table__  # type: ignore[assignment]
 MESSAGE_OVERHEAD = 4
 
 
@@ -171,11 +168,14 @@ def build_context(
         raise InvalidInputError.single("max_tokens", "range", "must be at least 1")
     count = token_counter or approx_tokens
     c, a = CONVERSATIONS.c, AGENTS.c
-    head = scope.session.execute(
-        select(a.instructions)
-        .select_from(CONVERSATIONS.join(AGENTS, a.id == c.agent_id))
+    # The agent through a scalar subquery on the conversation's primary key: as a join, SQLite
+    # without statistics prefers scanning the tenant's covering index of conversations.
+    agent_id = (
+        select(c.agent_id)
         .where(c.id == conversation_id, c.tenant_id == scope.tenant_id)
-    ).first()
+        .scalar_subquery()
+    )
+    head = scope.session.execute(select(a.instructions).where(a.id == agent_id)).first()
     if head is None:
         raise NotFoundError("conversation", conversation_id)
     params = {"cid": conversation_id, "tid": scope.tenant_id, "lim": max_messages}

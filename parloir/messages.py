@@ -16,11 +16,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, Table, Uuid, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Integer, Uuid, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from parloir.db.bulk import insert_rows
-from parloir.db.models import Conversation, Message
+from parloir.db.tables import CONVERSATIONS, MESSAGES
 from parloir.db.types import UTCDateTime
 from parloir.errors import ConflictError, NotFoundError
 from parloir.ids import uuid7
@@ -31,8 +31,6 @@ from parloir.validation import check_length
 
 __all__ = ["Duplicate", "append_message", "append_messages", "find_duplicate", "parse_command"]
 
-MESSAGES: Table = Message.__table__  # type: ignore[assignment]
-CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?\s*$", re.DOTALL)
 

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Connection, Select, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from parloir.errors import InvalidInputError, NotFoundError
+from parloir.ids import uuid7
 from parloir.schemas import Record
 
 __all__ = ["Scope", "decode_cursor", "encode_cursor", "to_record"]
@@ -72,6 +73,22 @@ class Scope:
         query = select(table.c.id).where(table.c.id == row_id, table.c.tenant_id == self.tenant_id)
         if self.session.execute(query).first() is None:
             raise InvalidInputError.single(field, "exists", f"no {kind} {row_id} in this tenant")
+
+    def add(self, table: Table, record: type[R], data: Mapping[str, Any], **values: Any) -> R:
+        """Insert a new row of this tenant from validated ``data`` and return it as ``record``.
+
+        Columns not given are NULL; ``metadata`` defaults to ``{}``, ``created_at`` (unless
+        given) and ``updated_at`` to now.
+        """
+        now = self.now()
+        row: dict[str, Any] = dict.fromkeys(table.c.keys())
+        row.update(data, id=uuid7(), tenant_id=self.tenant_id, **values)
+        row["metadata"] = row["metadata"] or {}
+        row["created_at"] = row["created_at"] or now
+        if "updated_at" in row:
+            row["updated_at"] = now
+        self.session.execute(table.insert().values(row))
+        return record.model_validate(row)
 
     def page(
         self, query: Select[Any], table: Table, *, limit: int, cursor: str | None, record: type[R]

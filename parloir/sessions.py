@@ -10,19 +10,15 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, or_, select
+from sqlalchemy import delete, or_, select
 
-from parloir.db.models import Conversation
-from parloir.db.models import Session as SessionModel
+from parloir.db.tables import CONVERSATIONS, SESSIONS
 from parloir.errors import InvalidInputError
 from parloir.ids import uuid7
 from parloir.schemas import SessionRead
 from parloir.scope import Scope, to_record
 
 __all__ = ["delete_session", "get_session", "purge_sessions", "set_session"]
-
-SESSIONS: Table = SessionModel.__table__  # type: ignore[assignment]
-CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
 
 
 def set_session(

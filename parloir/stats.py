@@ -6,27 +6,11 @@ from typing import Any
 
 from sqlalchemy import Table, case, func, select
 
-from parloir.db.models import (
-    Agent,
-    AuditEvent,
-    Contact,
-    Conversation,
-    Feedback,
-    LLMCall,
-    Message,
-    Post,
-    Retrieval,
-    Session,
-    Tenant,
-)
+from parloir.db import tables
 from parloir.schemas import Totals
 from parloir.scope import Scope
 
 __all__ = ["totals"]
-
-
-def _table(model: Any) -> Table:
-    return model.__table__  # type: ignore[no-any-return]
 
 
 def _count(scope: Scope, table: Table, all_tenants: bool, *extra: Any) -> Any:
@@ -39,24 +23,24 @@ def _count(scope: Scope, table: Table, all_tenants: bool, *extra: Any) -> Any:
 
 def totals(scope: Scope, *, all_tenants: bool) -> Totals:
     """Counts of every kind of row, and the sums of the usage ledger."""
-    simple = {
-        "tenants": Tenant,
-        "agents": Agent,
-        "contacts": Contact,
-        "conversations": Conversation,
-        "retrievals": Retrieval,
-        "feedback": Feedback,
-        "sessions": Session,
-        "audit_events": AuditEvent,
-        "posts": Post,
-    }
+    simple = (
+        "tenants",
+        "agents",
+        "contacts",
+        "conversations",
+        "retrievals",
+        "feedback",
+        "sessions",
+        "audit_events",
+        "posts",
+    )
     out: dict[str, int] = {
-        name: _count(scope, _table(model), all_tenants)[0] for name, model in simple.items()
+        name: _count(scope, tables.TABLES[name], all_tenants)[0] for name in simple
     }
-    m = _table(Message).c
+    m = tables.MESSAGES.c
     row = _count(
         scope,
-        _table(Message),
+        tables.MESSAGES,
         all_tenants,
         func.coalesce(func.sum(case((m.role == "user", 1), else_=0)), 0),
         func.coalesce(func.sum(case((m.role == "assistant", 1), else_=0)), 0),
@@ -70,10 +54,10 @@ def totals(scope: Scope, *, all_tenants: bool) -> Totals:
         commands=row[3],
         message_errors=row[4],
     )
-    c = _table(LLMCall).c
+    c = tables.LLM_CALLS.c
     row = _count(
         scope,
-        _table(LLMCall),
+        tables.LLM_CALLS,
         all_tenants,
         func.coalesce(func.sum(case((c.is_success.is_(False), 1), else_=0)), 0),
         *(

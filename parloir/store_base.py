@@ -107,6 +107,12 @@ class StoreBase:
     def close(self) -> None:
         """Release the database connections (a tenant view leaves them to its owner)."""
         if self._owner:
+            if self.dialect == "sqlite":
+                # SQLite's advice: refresh the planner's statistics as a connection closes;
+                # analysis_limit keeps that to a sample, so closing stays fast on big files.
+                with self._shared.engines.write.connect() as connection:
+                    connection.exec_driver_sql("PRAGMA analysis_limit=400")
+                    connection.exec_driver_sql("PRAGMA optimize")
             self._shared.engines.dispose()
 
     def __enter__(self) -> Self:

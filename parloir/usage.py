@@ -11,17 +11,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 
-from parloir.db.models import (
-    Contact,
-    Conversation,
-    Feedback,
-    LLMCall,
-    Message,
-    Post,
-    Retrieval,
-    User,
+from parloir.db.tables import (
+    CONTACTS,
+    CONVERSATIONS,
+    FEEDBACK,
+    LLM_CALLS,
+    MESSAGES,
+    POSTS,
+    RETRIEVALS,
+    USERS,
 )
 from parloir.errors import InvalidInputError
 from parloir.ids import uuid7
@@ -39,15 +39,6 @@ __all__ = [
     "record_llm_call",
     "record_retrieval",
 ]
-
-LLM_CALLS: Table = LLMCall.__table__  # type: ignore[assignment]
-MESSAGES: Table = Message.__table__  # type: ignore[assignment]
-CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
-POSTS: Table = Post.__table__  # type: ignore[assignment]
-RETRIEVALS: Table = Retrieval.__table__  # type: ignore[assignment]
-FEEDBACK: Table = Feedback.__table__  # type: ignore[assignment]
-USERS: Table = User.__table__  # type: ignore[assignment]
-CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
 
 
 def _links(scope: Scope, data: LLMCallFields) -> dict[str, Any]:
@@ -177,12 +168,7 @@ def record_retrieval(scope: Scope, data: RetrievalFields) -> RetrievalRead:
         )
     scope.require(LLM_CALLS, data.get("llm_call_id"), "llm call", "llm_call_id")
     scope.require(MESSAGES, data.get("message_id"), "message", "message_id")
-    row: dict[str, Any] = {c.name: None for c in RETRIEVALS.c}
-    row.update({**data, "id": uuid7(), "tenant_id": scope.tenant_id})
-    row["metadata"] = data.get("metadata") or {}
-    row["created_at"] = data.get("created_at") or scope.now()
-    scope.session.execute(RETRIEVALS.insert().values(row))
-    return RetrievalRead.model_validate(row)
+    return scope.add(RETRIEVALS, RetrievalRead, data)
 
 
 def list_retrievals(
@@ -223,13 +209,9 @@ def add_feedback(
         raise InvalidInputError.single("rating", "required", "give a rating or a comment")
     scope.require(USERS, data.get("user_id"), "user", "user_id")
     scope.require(CONTACTS, data.get("contact_id"), "contact", "contact_id")
-    row: dict[str, Any] = {c.name: None for c in FEEDBACK.c}
-    row.update({**data, "id": uuid7(), "tenant_id": scope.tenant_id})
-    row.update(message_id=message_id, conversation_id=conversation_id)
-    row["metadata"] = data.get("metadata") or {}
-    row["created_at"] = data.get("created_at") or scope.now()
-    scope.session.execute(FEEDBACK.insert().values(row))
-    return FeedbackRead.model_validate(row)
+    return scope.add(
+        FEEDBACK, FeedbackRead, data, message_id=message_id, conversation_id=conversation_id
+    )
 
 
 def list_feedback(

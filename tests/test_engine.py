@@ -57,8 +57,8 @@ def test_every_write_transaction_begins_immediate_and_reads_do_not(sqlite_url):
         conv = store.get_or_create_conversation(agent_id=agent.id, channel="web")
         store.append_message(conv.id, role="user", content="hi")
         store.last_messages(conv.id)
-    writes = [s for n, s in statements if n == "write"]
-    reads = [s for n, s in statements if n == "read"]
+        writes = [s for n, s in statements if n == "write"]
+        reads = [s for n, s in statements if n == "read"]
     assert writes.count("BEGIN IMMEDIATE") == 3
     assert writes[0] == "BEGIN IMMEDIATE"
     assert reads[0] == "BEGIN"
