@@ -70,3 +70,28 @@ def test_one_writer_connection_per_process(sqlite_url):
         pool = store._shared.engines.write.pool
         assert pool.size() == 1
         assert pool._max_overflow == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.postgresql
+def test_a_dead_pooled_postgres_connection_is_replaced_before_use(postgres_url, monkeypatch):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from parloir.db import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "IDLE_PING_SECONDS", 0.0)
+    with Store.open(postgres_url) as store:
+        agent = store.create_agent(name="survivor")
+        admin = create_engine(postgres_url, poolclass=NullPool)
+        with admin.connect() as conn:
+            killed = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar()
+        admin.dispose()
+        assert killed >= 1
+        assert store.get_agent(agent.id).name == "survivor"
+        conv = store.get_or_create_conversation(agent_id=agent.id, channel="web")
+        assert store.append_message(conv.id, role="user", content="still here").seq == 1

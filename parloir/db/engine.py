@@ -9,21 +9,24 @@ process go through one writer connection (a pool of one): threads queue in-proce
 contending for the file lock, and no two connections of ours write or checkpoint at once.
 Readers use a separate pool and plain ``BEGIN``.
 
-On PostgreSQL one psycopg 3 engine serves both, with ``pool_pre_ping``.
+On PostgreSQL one psycopg 3 pool serves both; reads run in autocommit, and a connection that
+sat idle is pinged before use.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 from parloir.config import Settings
+from parloir.errors import MissingDependencyError
 
 __all__ = ["Engines", "create_engines"]
 
@@ -50,15 +53,61 @@ def create_engines(settings: Settings) -> Engines:
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engines(settings)
-    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
-    return Engines(write=engine, read=engine)
+    return _postgres_engines(settings)
 
 
-def _json_loads(text: str) -> Any:
+IDLE_PING_SECONDS = 1.0
+"""A pooled PostgreSQL connection idle for longer is pinged before use."""
+
+
+def _postgres_engines(settings: Settings) -> Engines:
+    try:
+        from psycopg.types.json import set_json_loads
+    except ImportError:  # pragma: no cover - depends on the installed extras
+        raise MissingDependencyError("psycopg", extra="postgres") from None
+    write = create_engine(settings.database_url, pool_size=10, max_overflow=10)
+    _ping_when_idle(write)
+
+    @event.listens_for(write, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        set_json_loads(_json_loads, dbapi_connection)
+
+    # Reads are single statements (or a few that need no common snapshot): in autocommit
+    # they cost one round trip instead of BEGIN, SELECT and COMMIT.
+    read = write.execution_options(isolation_level="AUTOCOMMIT")
+    return Engines(write=write, read=read)
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a connection before use only if it sat idle (SQLAlchemy's pessimistic recipe).
+
+    ``pool_pre_ping`` would spend a round trip on every transaction; a connection used less
+    than a second ago is known to be alive. A dead one is replaced, and the pool with it.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", 0.0) < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise exc.DisconnectionError(str(error)) from error
+
+
+def _json_loads(text: str | bytes) -> Any:
     # Most JSON cells hold an empty object or null: skip the parser for them.
-    if text == "{}":
+    if text in ("{}", b"{}"):
         return {}
-    return None if text == "null" else json.loads(text)
+    return None if text in ("null", b"null") else json.loads(text)
 
 
 def _json_dumps(value: Any) -> str:
