@@ -23,7 +23,7 @@ from parloir.db.bulk import insert_rows
 from parloir.db.tables import CONVERSATIONS, MESSAGES
 from parloir.db.types import UTCDateTime
 from parloir.errors import ConflictError, NotFoundError
-from parloir.ids import uuid7
+from parloir.ids import uuid7, uuid7_many
 from parloir.inputs import MessageFields
 from parloir.schemas import MessageRead
 from parloir.scope import Scope, to_record
@@ -49,14 +49,18 @@ def parse_command(text: str) -> tuple[str | None, str | None]:
 
 
 def _row(
-    scope: Scope, conversation_id: uuid.UUID, data: MessageFields, field: str = "content"
+    scope: Scope,
+    conversation_id: uuid.UUID,
+    data: MessageFields,
+    field: str = "content",
+    row_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     content = data["content"]
     check_length(field, content, scope.max_content_length)
     role = data["role"]
     command, args = parse_command(content) if role == "user" else (None, None)
     return {
-        "id": uuid7(),
+        "id": row_id or uuid7(),
         "tenant_id": scope.tenant_id,
         "conversation_id": conversation_id,
         "seq": 0,  # given by the conversation counter
@@ -228,6 +232,7 @@ def append_messages(
         _index(by_key, row._mapping, row)
     results: list[tuple[Any, bool]] = []
     rows: list[dict[str, Any]] = []
+    ids = iter(uuid7_many(len(items)))
     for index, item in enumerate(items):
         match = by_key.get(("k", item.get("idempotency_key") or "")) or by_key.get(
             ("e", item.get("external_id") or "")
@@ -236,7 +241,7 @@ def append_messages(
             _check_same(_Fields(match), item)
             results.append((match, True))
             continue
-        row = _row(scope, conversation_id, item, f"items.{index}.content")
+        row = _row(scope, conversation_id, item, f"items.{index}.content", next(ids))
         rows.append(row)
         _index(by_key, row, row)
         results.append((row, False))

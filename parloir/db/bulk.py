@@ -38,6 +38,18 @@ def _json(value: Any) -> str:
 Converter = Callable[[Any], Any] | None
 
 
+def _cached(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``fn`` remembering its results for one batch (a batch repeats its tenant and parent)."""
+    seen: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        if value not in seen:
+            seen[value] = fn(value)
+        return seen[value]
+
+    return convert
+
+
 @functools.cache
 def _sqlite_converters(table: Table, names: tuple[str, ...]) -> list[Converter]:
     """How each column's Python value is stored by SQLite, as the column type would do it."""
@@ -65,7 +77,10 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
         return
     columns = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join("?" for _ in names)
-    convert = list(zip(names, _sqlite_converters(table, tuple(names)), strict=True))
+    convert = [
+        (name, _cached(fn) if fn is _uuid else fn)
+        for name, fn in zip(names, _sqlite_converters(table, tuple(names)), strict=True)
+    ]
     values = [
         tuple(
             row[name] if fn is None or row[name] is None else fn(row[name]) for name, fn in convert
