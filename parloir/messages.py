@@ -86,46 +86,77 @@ def _row(
     }
 
 
-@functools.cache
-def _statements(dialect: str) -> tuple[Any, Any, Any]:
-    """The statements of an append, built once per dialect (SQLAlchemy caches them).
+_AT = bindparam("at", type_=UTCDateTime())
+_CID = bindparam("cid", type_=Uuid())
+_TID = bindparam("tid", type_=Uuid())
+_NOW = bindparam("now", type_=UTCDateTime())
 
-    ``bump`` takes the conversation's lock and next seq; ``add`` inserts the message. On
-    PostgreSQL ``both`` does the two in one round trip, the UPDATE as a CTE feeding the INSERT.
+
+def _latest(dialect: str, column: Any) -> Any:
+    """``column`` moved forward to ``:at`` if that is later (NULL counts as earliest)."""
+    greatest = func.greatest if dialect == "postgresql" else func.max
+    return case((column.is_(None), _AT), else_=greatest(column, _AT))
+
+
+@functools.cache
+def _statements(dialect: str) -> tuple[Any, Any]:
+    """``bump`` takes the conversation's lock and the next seqs; ``add`` inserts one message.
+
+    Built once per dialect: SQLAlchemy then reuses their compiled form.
     """
     c = CONVERSATIONS.c
-    at = bindparam("at", type_=UTCDateTime())
-    greatest = func.greatest if dialect == "postgresql" else func.max
+    count = bindparam("n", type_=Integer())
     bump = (
         update(CONVERSATIONS)
-        .where(
-            c.id == bindparam("cid", type_=Uuid()), c.tenant_id == bindparam("tid", type_=Uuid())
-        )
+        .where(c.id == _CID, c.tenant_id == _TID)
         .values(
-            last_seq=c.last_seq + bindparam("n", type_=Integer()),
-            message_count=c.message_count + bindparam("n", type_=Integer()),
-            last_message_at=case(
-                (c.last_message_at.is_(None), at), else_=greatest(c.last_message_at, at)
-            ),
-            updated_at=bindparam("now", type_=UTCDateTime()),
+            last_seq=c.last_seq + count,
+            message_count=c.message_count + count,
+            last_message_at=_latest(dialect, c.last_message_at),
+            updated_at=_NOW,
         )
         .returning(c.last_seq)
     )
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     add = insert(MESSAGES).on_conflict_do_nothing().returning(MESSAGES.c.id)
-    if dialect != "postgresql":
-        return bump, add, None
-    counter = bump.cte("bump")
+    return bump, add
+
+
+@functools.cache
+def _one_statement_append() -> Any:
+    """The whole append as one PostgreSQL statement, atomic on its own (autocommit).
+
+    It locks the conversation row (``FOR UPDATE`` waits for a concurrent append, then reads its
+    committed counter), inserts the message with the next seq unless its key is taken, and
+    moves the counters only if the insert happened. One round trip; nothing written on a
+    duplicate.
+    """
+    c = CONVERSATIONS.c
+    locked = select(c.last_seq).where(c.id == _CID, c.tenant_id == _TID).with_for_update()
+    locked_cte = locked.cte("locked")
     names = [col.name for col in MESSAGES.c if col.name != "seq"]
     # Prefixed names: a parameter named like a conversations column would join the UPDATE's SET.
     values = [bindparam(f"m_{name}", type_=MESSAGES.c[name].type) for name in names]
-    both = (
+    inserted = (
         postgresql.insert(MESSAGES)
-        .from_select([*names, "seq"], select(*values, counter.c.last_seq))
+        .from_select([*names, "seq"], select(*values, locked_cte.c.last_seq + 1))
         .on_conflict_do_nothing()
-        .returning(MESSAGES.c.seq)
+        .returning(MESSAGES.c.seq, MESSAGES.c.conversation_id)
+        .cte("inserted")
     )
-    return bump, add, both
+    counters = (
+        update(CONVERSATIONS)
+        .where(c.id == inserted.c.conversation_id)  # no row inserted, no update
+        .values(
+            last_seq=inserted.c.seq,
+            message_count=c.message_count + 1,
+            last_message_at=_latest("postgresql", c.last_message_at),
+            updated_at=_NOW,
+        )
+        .returning(c.id)
+        .cte("counters")
+    )
+    return select(inserted.c.seq).add_cte(counters)
 
 
 def _bump(scope: Scope, conversation_id: uuid.UUID, count: int, last_at: Any) -> int | None:
@@ -142,14 +173,16 @@ def _bump(scope: Scope, conversation_id: uuid.UUID, count: int, last_at: Any) ->
 
 
 def append_message(scope: Scope, conversation_id: uuid.UUID, data: MessageFields) -> MessageRead:
-    """Append one message; raise :class:`Duplicate` if its key is already stored."""
+    """Append one message; raise :class:`Duplicate` if its key is already stored.
+
+    On PostgreSQL ``scope`` may be in autocommit: the append is one atomic statement there.
+    """
     row = _row(scope, conversation_id, data)
-    _, add, both = _statements(scope.dialect)
-    if both is not None:
+    if scope.dialect == "postgresql":
         params = {f"m_{key}": value for key, value in row.items()}
-        params.update(cid=conversation_id, tid=scope.tenant_id, n=1)
+        params.update(cid=conversation_id, tid=scope.tenant_id)
         params.update(at=row["created_at"], now=scope.now())
-        seq = scope.session.execute(both, params).scalar()
+        seq = scope.session.execute(_one_statement_append(), params).scalar()
         if seq is None:  # no conversation, or the key is taken: tell which
             _ensure_conversation(scope, conversation_id)
             raise Duplicate(row.get("idempotency_key") or row.get("external_id"))
@@ -158,7 +191,7 @@ def append_message(scope: Scope, conversation_id: uuid.UUID, data: MessageFields
         if seq is None:
             raise NotFoundError("conversation", conversation_id)
         row["seq"] = seq
-        if scope.session.execute(add, row).scalar() is None:
+        if scope.session.execute(_statements(scope.dialect)[1], row).scalar() is None:
             raise Duplicate(row.get("idempotency_key") or row.get("external_id"))
     row["seq"] = seq
     return MessageRead.model_validate(row)

@@ -79,7 +79,7 @@ class MessagesMixin(StoreBase):
         """
         data = validate(MessageFields, fields)
         try:
-            with self._write() as scope:
+            with self._single_statement() as scope:
                 return messages.append_message(scope, conversation_id, data)
         except messages.Duplicate:
             with self._read() as scope:
