@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Integer, Uuid, bindparam, select, update
 
+from parloir.db.bulk import fetch_rows
 from parloir.db.tables import AGENTS, CONVERSATIONS, MESSAGES
 from parloir.errors import InvalidInputError, NotFoundError
 from parloir.schemas import MessageRead
@@ -96,7 +97,7 @@ def _history(
 ) -> Sequence[Any]:
     _limit("limit", limit, 10_000)
     values = {"cid": conversation_id, "tid": scope.tenant_id, "lim": limit, **params}
-    rows = scope.session.execute(query, values).all()
+    rows = fetch_rows(scope.session, query, values)
     if not rows:
         _ensure_conversation(scope, conversation_id)
     return rows

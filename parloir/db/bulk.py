@@ -1,4 +1,4 @@
-"""Bulk inserts through each driver's fastest path.
+"""Bulk inserts and hot reads through each driver's fastest path.
 
 Batches of messages are checked (keys, sequence numbers) before they get here, so they can skip
 SQLAlchemy's per-value processing: SQLite gets one ``executemany`` of plain tuples, PostgreSQL
@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Table, Uuid
+from sqlalchemy.dialects import sqlite
 
 from parloir.db.types import UTCDateTime
 
-__all__ = ["insert_rows"]
+__all__ = ["fetch_rows", "insert_rows"]
 
 
 def _uuid(value: uuid.UUID) -> str:
@@ -103,3 +104,59 @@ def _copy(
             copy.write_row(
                 [Jsonb(v) if isinstance(v, dict | list) else v for v in (row[n] for n in names)]
             )
+
+
+def _read_timestamp(value: str) -> str:
+    return value + "+00:00"  # stored in UTC; pydantic parses the text
+
+
+def _read_json(text: str) -> Any:
+    if text == "{}":
+        return {}
+    return None if text == "null" else json.loads(text)
+
+
+@functools.cache
+def _sqlite_query(
+    statement: Any,
+) -> tuple[str, tuple[str, ...], dict[str, Any], list[Converter]]:
+    """The SQL text, parameter order and column readers of a SELECT, compiled once."""
+    compiled = statement.compile(dialect=sqlite.dialect())
+    readers: list[Converter] = []
+    for column in statement.selected_columns:
+        kind = type(column.type)
+        if kind is UTCDateTime:
+            readers.append(_read_timestamp)
+        elif issubclass(kind, JSON):
+            readers.append(_read_json)
+        else:
+            readers.append(None)
+    # The defaults hold the literal values SQLAlchemy bound itself (such as OFFSET 0).
+    return str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params), readers
+
+
+def fetch_rows(connection: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
+    """Run a SELECT built once at import; rows come back ready for a pydantic record.
+
+    On SQLite the compiled text goes straight to the driver, without SQLAlchemy's per-value
+    result processing (the hottest read path of a bot: its history): UUIDs stay hex text and
+    timestamps ISO text with their UTC offset, which the record's validation parses in Rust;
+    JSON is decoded here. Elsewhere SQLAlchemy runs the statement and returns Python values.
+    """
+    if connection.dialect.name != "sqlite":
+        return list(connection.execute(statement, params).all())
+    sql, order, defaults, readers = _sqlite_query(statement)
+    given = {**defaults, **params}
+    values = tuple(v.hex if isinstance(v, uuid.UUID) else v for v in (given[k] for k in order))
+    raw = connection.connection.driver_connection  # same connection, same transaction
+    assert raw is not None
+    rows = raw.execute(sql, values).fetchall()
+    pairs = [(i, fn) for i, fn in enumerate(readers) if fn is not None]
+    out = []
+    for row in rows:
+        item = list(row)
+        for index, fn in pairs:
+            if item[index] is not None:
+                item[index] = fn(item[index])
+        out.append(item)
+    return out
