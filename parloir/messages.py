@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Integer, Uuid, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from parloir.db.bulk import insert_rows
+from parloir.db.bulk import insert_rows, run_sqlite
 from parloir.db.tables import CONVERSATIONS, MESSAGES
 from parloir.db.types import UTCDateTime
 from parloir.errors import ConflictError, NotFoundError
@@ -168,6 +168,9 @@ def _bump(scope: Scope, conversation_id: uuid.UUID, count: int, last_at: Any) ->
         "at": last_at,
         "now": scope.now(),
     }
+    if scope.dialect == "sqlite":
+        rows = run_sqlite(scope.session, bump, params)
+        return rows[0][0] if rows else None
     seq: int | None = scope.session.execute(bump, params).scalar()
     return seq
 
@@ -191,7 +194,7 @@ def append_message(scope: Scope, conversation_id: uuid.UUID, data: MessageFields
         if seq is None:
             raise NotFoundError("conversation", conversation_id)
         row["seq"] = seq
-        if scope.session.execute(_statements(scope.dialect)[1], row).scalar() is None:
+        if not run_sqlite(scope.session, _statements(scope.dialect)[1], row):
             raise Duplicate(row.get("idempotency_key") or row.get("external_id"))
     row["seq"] = seq
     return MessageRead.model_validate(row)

@@ -116,47 +116,66 @@ def _read_json(text: str) -> Any:
     return None if text == "null" else json.loads(text)
 
 
+def _writer(kind: type[Any]) -> Converter:
+    if kind is Uuid:
+        return _uuid
+    if kind is UTCDateTime:
+        return _timestamp
+    return _json if issubclass(kind, JSON) else None
+
+
 @functools.cache
-def _sqlite_query(
+def _sqlite_statement(
     statement: Any,
-) -> tuple[str, tuple[str, ...], dict[str, Any], list[Converter]]:
-    """The SQL text, parameter order and column readers of a SELECT, compiled once."""
+) -> tuple[str, list[tuple[str, Converter]], dict[str, Any], list[tuple[int, Converter]]]:
+    """A statement compiled once for SQLite: its text, its parameters in order with how each
+    is stored, the values SQLAlchemy bound itself (such as OFFSET 0), and how to read the
+    columns it returns."""
     compiled = statement.compile(dialect=sqlite.dialect())
-    readers: list[Converter] = []
-    for column in statement.selected_columns:
+    params = [
+        (name, _writer(type(compiled.binds[name].type))) for name in compiled.positiontup or ()
+    ]
+    readers: list[tuple[int, Converter]] = []
+    for index, column in enumerate(getattr(statement, "selected_columns", ())):
         kind = type(column.type)
         if kind is UTCDateTime:
-            readers.append(_read_timestamp)
+            readers.append((index, _read_timestamp))
         elif issubclass(kind, JSON):
-            readers.append(_read_json)
-        else:
-            readers.append(None)
-    # The defaults hold the literal values SQLAlchemy bound itself (such as OFFSET 0).
-    return str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params), readers
+            readers.append((index, _read_json))
+    return str(compiled), params, dict(compiled.params), readers
 
 
-def fetch_rows(connection: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
-    """Run a SELECT built once at import; rows come back ready for a pydantic record.
+def run_sqlite(connection: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
+    """Run a statement built once at import on SQLite, straight through the driver.
 
-    On SQLite the compiled text goes straight to the driver, without SQLAlchemy's per-value
-    result processing (the hottest read path of a bot: its history): UUIDs stay hex text and
-    timestamps ISO text with their UTC offset, which the record's validation parses in Rust;
-    JSON is decoded here. Elsewhere SQLAlchemy runs the statement and returns Python values.
+    The hottest paths of a bot (appending a message, reading its history) skip SQLAlchemy's
+    per-value processing: parameters are converted as the column types would store them;
+    returned UUIDs stay hex text and timestamps ISO text with their UTC offset, which the
+    records' validation parses in Rust; JSON is decoded here. The connection and its
+    transaction are the caller's.
     """
-    if connection.dialect.name != "sqlite":
-        return list(connection.execute(statement, params).all())
-    sql, order, defaults, readers = _sqlite_query(statement)
+    sql, order, defaults, readers = _sqlite_statement(statement)
     given = {**defaults, **params}
-    values = tuple(v.hex if isinstance(v, uuid.UUID) else v for v in (given[k] for k in order))
-    raw = connection.connection.driver_connection  # same connection, same transaction
+    values = tuple(
+        given[name] if fn is None or given[name] is None else fn(given[name]) for name, fn in order
+    )
+    raw = connection.connection.driver_connection
     assert raw is not None
     rows = raw.execute(sql, values).fetchall()
-    pairs = [(i, fn) for i, fn in enumerate(readers) if fn is not None]
+    if not readers:
+        return rows  # type: ignore[no-any-return]
     out = []
     for row in rows:
         item = list(row)
-        for index, fn in pairs:
+        for index, fn in readers:
             if item[index] is not None:
-                item[index] = fn(item[index])
+                item[index] = fn(item[index])  # type: ignore[misc]
         out.append(item)
     return out
+
+
+def fetch_rows(connection: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
+    """Run a SELECT built once at import; rows come back ready for a pydantic record."""
+    if connection.dialect.name == "sqlite":
+        return run_sqlite(connection, statement, params)
+    return list(connection.execute(statement, params).all())
