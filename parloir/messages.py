@@ -14,8 +14,10 @@ import functools
 import re
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import Integer, Uuid, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -54,6 +56,7 @@ def _row(
     data: MessageFields,
     field: str = "content",
     row_id: uuid.UUID | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     content = data["content"]
     check_length(field, content, scope.max_content_length)
@@ -81,7 +84,7 @@ def _row(
         "read_at": data.get("read_at"),
         "edited_at": None,
         "metadata": data.get("metadata") or {},
-        "created_at": data.get("created_at") or scope.now(),
+        "created_at": data.get("created_at") or now or scope.now(),
         "updated_at": None,
     }
 
@@ -269,6 +272,7 @@ def append_messages(
     results: list[tuple[Any, bool]] = []
     rows: list[dict[str, Any]] = []
     ids = iter(uuid7_many(len(items)))
+    now = scope.now()  # one time for the whole batch, as for one transaction
     for index, item in enumerate(items):
         match = by_key.get(("k", item.get("idempotency_key") or "")) or by_key.get(
             ("e", item.get("external_id") or "")
@@ -277,7 +281,7 @@ def append_messages(
             _check_same(_Fields(match), item)
             results.append((match, True))
             continue
-        row = _row(scope, conversation_id, item, f"items.{index}.content", next(ids))
+        row = _row(scope, conversation_id, item, f"items.{index}.content", next(ids), now)
         rows.append(row)
         _index(by_key, row, row)
         results.append((row, False))
@@ -288,7 +292,12 @@ def append_messages(
         for offset, row in enumerate(rows):
             row["seq"] = last - len(rows) + 1 + offset
         insert_rows(scope.session, MESSAGES, rows)
-    return [to_record(MessageRead, row, duplicate=dup) for row, dup in results]
+    return _RECORDS.validate_python(
+        [({**_Fields(row).values, "duplicate": True} if dup else row) for row, dup in results]
+    )
+
+
+_RECORDS = TypeAdapter(list[MessageRead])
 
 
 def _index(by_key: dict[tuple[str, str], Any], values: Any, row: Any) -> None:
@@ -302,7 +311,7 @@ class _Fields:
     """Attribute access over a stored row or a row dict still to be inserted."""
 
     def __init__(self, row: Any) -> None:
-        self._values = row._mapping if hasattr(row, "_mapping") else row
+        self.values = row._mapping if hasattr(row, "_mapping") else row
 
     def __getattr__(self, name: str) -> Any:
-        return self._values[name]
+        return self.values[name]
