@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import Integer, Uuid, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from parloir.db.bulk import insert_rows, run_sqlite
+from parloir.db.bulk import insert_rows, run_postgres, run_sqlite
 from parloir.db.tables import CONVERSATIONS, MESSAGES
 from parloir.db.types import UTCDateTime
 from parloir.errors import ConflictError, NotFoundError
@@ -188,7 +188,8 @@ def append_message(scope: Scope, conversation_id: uuid.UUID, data: MessageFields
         params = {f"m_{key}": value for key, value in row.items()}
         params.update(cid=conversation_id, tid=scope.tenant_id)
         params.update(at=row["created_at"], now=scope.now())
-        seq = scope.session.execute(_one_statement_append(), params).scalar()
+        rows = run_postgres(scope.session, _one_statement_append(), params)
+        seq = rows[0][0] if rows else None
         if seq is None:  # no conversation, or the key is taken: tell which
             _ensure_conversation(scope, conversation_id)
             raise Duplicate(row.get("idempotency_key") or row.get("external_id"))

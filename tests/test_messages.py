@@ -426,3 +426,21 @@ def test_batch_values_read_back_exactly_as_single_appends_do(store, conversation
         assert getattr(stored[0], name) == getattr(stored[1], name), name
     assert stored[1].created_at == at
     assert stored[1].sources == item["sources"]
+
+
+def test_a_database_error_on_the_fast_append_path_is_a_parloir_error(store, conversation_id):
+    from sqlalchemy import text
+
+    from parloir import ParloirError
+
+    # A rule the database knows and the input checks do not: the store must still answer
+    # with its own error, not a driver exception.
+    with store.transaction() as session:
+        session.execute(text("CREATE UNIQUE INDEX uq_test_content ON messages (content)"))
+    try:
+        store.append_message(conversation_id, role="user", content="same")
+        with pytest.raises(ParloirError):
+            store.append_message(conversation_id, role="user", content="same", external_id="x")
+    finally:
+        with store.transaction() as session:
+            session.execute(text("DROP INDEX uq_test_content"))

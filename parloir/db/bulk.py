@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table, Uuid
+from sqlalchemy import JSON, Connection, Table, Uuid, exc
 from sqlalchemy.dialects import sqlite
 
 from parloir.db.types import UTCDateTime
@@ -162,7 +164,10 @@ def run_sqlite(connection: Connection, statement: Any, params: dict[str, Any]) -
     )
     raw = connection.connection.driver_connection
     assert raw is not None
-    rows = raw.execute(sql, values).fetchall()
+    try:
+        rows = raw.execute(sql, values).fetchall()
+    except sqlite3.Error as error:  # the same exceptions SQLAlchemy would raise
+        raise exc.DBAPIError.instance(sql, values, error, sqlite3.Error) from error
     if not readers:
         return rows  # type: ignore[no-any-return]
     out = []
@@ -180,3 +185,44 @@ def fetch_rows(connection: Connection, statement: Any, params: dict[str, Any]) -
     if connection.dialect.name == "sqlite":
         return run_sqlite(connection, statement, params)
     return list(connection.execute(statement, params).all())
+
+
+@functools.cache
+def _postgres_statement(statement: Any) -> tuple[str, list[tuple[str, bool]], dict[str, Any]]:
+    """A statement compiled once for psycopg: its text, its parameters (and which are JSON)."""
+    from sqlalchemy.dialects.postgresql import psycopg
+
+    compiled = statement.compile(dialect=psycopg.dialect())  # type: ignore[no-untyped-call]
+    sql = str(compiled)
+    json_names = {
+        name for bind, name in compiled.bind_names.items() if issubclass(type(bind.type), JSON)
+    }
+    # The names as the SQL text uses them (anonymous binds get generated ones there).
+    names = dict.fromkeys(re.findall(r"%\((\w+)\)s", sql))
+    return sql, [(name, name in json_names) for name in names], dict(compiled.params)
+
+
+def run_postgres(connection: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
+    """Run a statement built once at import on PostgreSQL, straight through psycopg.
+
+    For the append, a single statement whose 27 parameters SQLAlchemy would otherwise process
+    one by one at every call. psycopg adapts UUIDs and datetimes itself; JSON is wrapped.
+    """
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    sql, order, defaults = _postgres_statement(statement)
+    given = {**defaults, **params}
+    values = {
+        name: Jsonb(given[name]) if is_json and given[name] is not None else given[name]
+        for name, is_json in order
+    }
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    try:
+        with raw.cursor() as cursor:
+            cursor.execute(sql, values)
+            rows: list[Any] = cursor.fetchall()
+    except psycopg.Error as error:  # the same exceptions SQLAlchemy would raise
+        raise exc.DBAPIError.instance(sql, values, error, psycopg.Error) from error
+    return rows
