@@ -65,16 +65,21 @@ def _postgres_engines(settings: Settings) -> Engines:
         from psycopg.types.json import set_json_loads
     except ImportError:  # pragma: no cover - depends on the installed extras
         raise MissingDependencyError("psycopg", extra="postgres") from None
-    write = create_engine(settings.database_url, pool_size=10, max_overflow=10)
-    _ping_when_idle(write)
 
-    @event.listens_for(write, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        set_json_loads(_json_loads, dbapi_connection)
+    def engine(**options: Any) -> Engine:
+        made = create_engine(settings.database_url, pool_size=10, max_overflow=10, **options)
+        _ping_when_idle(made)
 
-    # Reads are single statements (or a few that need no common snapshot): in autocommit
-    # they cost one round trip instead of BEGIN, SELECT and COMMIT.
-    read = write.execution_options(isolation_level="AUTOCOMMIT")
+        @event.listens_for(made, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            set_json_loads(_json_loads, dbapi_connection)
+
+        return made
+
+    write = engine()
+    # Reads, and writes that are one statement, run in autocommit: one round trip instead of
+    # BEGIN, the statement and COMMIT. A pool of their own keeps its connections in that mode.
+    read = engine(isolation_level="AUTOCOMMIT")
     return Engines(write=write, read=read)
 
 
