@@ -53,18 +53,13 @@ def list_audit_events(
     """Audit events newest first, filtered."""
     e = AUDIT_EVENTS.c
     query = select(AUDIT_EVENTS).where(e.tenant_id == scope.tenant_id)
-    for column, value in (
+    equal = [
         (e.event_type, event_type),
         (e.correlation_id, correlation_id),
         (e.subject_type, subject_type),
         (e.subject_id, subject_id),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if since is not None:
-        query = query.where(e.created_at >= since)
-    if until is not None:
-        query = query.where(e.created_at < until)
+    ]
+    query = scope.filtered(query, equal, e.created_at, since, until)
     items, nxt = scope.page(query, AUDIT_EVENTS, limit=limit, cursor=cursor, record=AuditEventRead)
     return Page[AuditEventRead](items=items, next_cursor=nxt)
 

@@ -149,14 +149,9 @@ def list_conversations(
         raise InvalidInputError.single("status", "literal_error", "must be active/archived/blocked")
     c = CONVERSATIONS.c
     query = select(CONVERSATIONS).where(c.tenant_id == scope.tenant_id)
-    filters = {c.agent_id: agent_id, c.contact_id: contact_id, c.channel: channel, c.status: status}
-    for column, value in filters.items():
-        if value is not None:
-            query = query.where(column == value)
-    if since is not None:
-        query = query.where(c.created_at >= since)
-    if until is not None:
-        query = query.where(c.created_at < until)
+    equal = [(c.agent_id, agent_id), (c.contact_id, contact_id), (c.channel, channel)]
+    equal.append((c.status, status))
+    query = scope.filtered(query, equal, c.created_at, since, until)
     items, next_cursor = scope.page(
         query, CONVERSATIONS, limit=limit, cursor=cursor, record=ConversationRead
     )

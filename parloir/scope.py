@@ -90,6 +90,25 @@ class Scope:
         self.session.execute(table.insert().values(row))
         return record.model_validate(row)
 
+    def filtered(
+        self,
+        query: Select[Any],
+        equal: list[tuple[Any, Any]],
+        created_at: Any,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> Select[Any]:
+        """``query`` narrowed to the given column values (None: any) and creation times
+        (``since`` inclusive, ``until`` exclusive)."""
+        for column, value in equal:
+            if value is not None:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(created_at >= since)
+        if until is not None:
+            query = query.where(created_at < until)
+        return query
+
     def page(
         self, query: Select[Any], table: Table, *, limit: int, cursor: str | None, record: type[R]
     ) -> tuple[list[R], str | None]:
