@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, func, select
+from sqlalchemy import Connection, Select, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from parloir.errors import InvalidInputError, NotFoundError
@@ -49,12 +49,6 @@ class Scope:
         if self.dialect == "postgresql":
             return postgresql.insert(table)
         return sqlite.insert(table)
-
-    def greatest(self, left: Any, right: Any) -> ColumnElement[Any]:
-        """SQL ``greatest(left, right)``: scalar ``max`` on SQLite."""
-        if self.dialect == "postgresql":
-            return func.greatest(left, right)
-        return func.max(left, right)
 
     def get_row(self, table: Table, row_id: uuid.UUID, kind: str, *, lock: bool = False) -> Any:
         """Fetch one row of this tenant by id, or raise ``NotFoundError``."""

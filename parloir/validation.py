@@ -8,7 +8,7 @@ the same way on both databases, with the field and the rule named.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -139,6 +139,3 @@ def check_length(field: str, value: str, limit: int) -> None:
         raise InvalidInputError.single(
             field, "max_length", f"must be at most {limit} characters, got {len(value)}"
         )
-
-
-Validator = Callable[[Any], Any]

@@ -9,6 +9,7 @@ documentation prescribes, and checked afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -75,8 +76,7 @@ def check_schema(engine: Engine, *, auto_upgrade: bool) -> None:
     upgrade(engine)
 
 
-def _run(engine: Engine, action: object) -> None:
-    assert callable(action)
+def _run(engine: Engine, action: Callable[[Config], None]) -> None:
     with engine.connect() as connection:
         sqlite = engine.dialect.name == "sqlite"
         if sqlite:  # outside any transaction, where the pragma takes effect
