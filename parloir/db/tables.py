@@ -25,17 +25,17 @@ __all__ = [
 
 TABLES = models.Base.metadata.tables
 """Every table by name."""
-_tables = TABLES
-TENANTS: Table = _tables["tenants"]
-USERS: Table = _tables["users"]
-AGENTS: Table = _tables["agents"]
-API_KEYS: Table = _tables["api_keys"]
-CONTACTS: Table = _tables["contacts"]
-CONVERSATIONS: Table = _tables["conversations"]
-MESSAGES: Table = _tables["messages"]
-LLM_CALLS: Table = _tables["llm_calls"]
-RETRIEVALS: Table = _tables["retrievals"]
-FEEDBACK: Table = _tables["feedback"]
-SESSIONS: Table = _tables["sessions"]
-AUDIT_EVENTS: Table = _tables["audit_events"]
-POSTS: Table = _tables["posts"]
+
+TENANTS: Table = TABLES["tenants"]
+USERS: Table = TABLES["users"]
+AGENTS: Table = TABLES["agents"]
+API_KEYS: Table = TABLES["api_keys"]
+CONTACTS: Table = TABLES["contacts"]
+CONVERSATIONS: Table = TABLES["conversations"]
+MESSAGES: Table = TABLES["messages"]
+LLM_CALLS: Table = TABLES["llm_calls"]
+RETRIEVALS: Table = TABLES["retrievals"]
+FEEDBACK: Table = TABLES["feedback"]
+SESSIONS: Table = TABLES["sessions"]
+AUDIT_EVENTS: Table = TABLES["audit_events"]
+POSTS: Table = TABLES["posts"]
