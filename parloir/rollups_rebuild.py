@@ -14,7 +14,14 @@ from parloir.db.tables import CONVERSATIONS, LLM_CALLS, MESSAGES
 from parloir.db.tables_analytics import ROLLUPS
 from parloir.rollups import KEY, Deltas, Key, add_deltas
 
-__all__ = ["Difference", "compare", "expected", "rebuild", "stored"]
+__all__ = [
+    "Difference",
+    "compare",
+    "conversation_messages",
+    "expected",
+    "rebuild",
+    "stored",
+]
 
 Difference = tuple[Key, str, int, int]
 """A rollup row's key, a column, its stored value and the value the raw rows give."""
@@ -30,7 +37,9 @@ def _count_if(condition: Any) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
-def _message_rows(connection: Connection, tenant_id: uuid.UUID | None) -> list[Any]:
+def _message_rows(
+    connection: Connection, tenant_id: uuid.UUID | None, conversation_id: uuid.UUID | None = None
+) -> list[Any]:
     m, c = MESSAGES.c, CONVERSATIONS.c
     roles = [_count_if(m.role == role) for role in ("user", "assistant", "system", "tool")]
     query = (
@@ -53,7 +62,20 @@ def _message_rows(connection: Connection, tenant_id: uuid.UUID | None) -> list[A
     )
     if tenant_id is not None:
         query = query.where(m.tenant_id == tenant_id)
+    if conversation_id is not None:
+        query = query.where(m.conversation_id == conversation_id)
     return list(connection.execute(query))
+
+
+def conversation_messages(
+    connection: Connection, tenant_id: uuid.UUID, conversation_id: uuid.UUID
+) -> dict[Key, Deltas]:
+    """What the messages of one conversation add to the rollups, per day."""
+    out: dict[Key, Deltas] = {}
+    for row in _message_rows(connection, tenant_id, conversation_id):
+        key = _key((*row[:4], "", ""))
+        add_deltas(out, key, {n: int(v) for n, v in zip(_MESSAGE_NAMES, row[4:], strict=True)})
+    return out
 
 
 def _conversation_rows(connection: Connection, tenant_id: uuid.UUID | None) -> list[Any]:
