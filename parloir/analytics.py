@@ -1,7 +1,8 @@
-"""Statistics read from the daily rollups, per agent, day, model or channel.
+"""Statistics read from the rollups, per agent, day, model or channel.
 
-Reads sum a few rollup rows (one per agent, channel, model and day), never the raw tables:
-their cost grows with the number of days and agents, not of messages. Days are UTC;
+Reads sum rollup rows, never the raw tables: all-time figures read the totals (a few rows per
+agent), figures over a period the daily rows of that period; neither grows with the number of
+messages. Days are UTC;
 ``since`` is inclusive and ``until`` exclusive, as in every listing of parloir.
 """
 
@@ -16,7 +17,7 @@ from sqlalchemy import case, func, select
 
 from parloir.db.models_analytics import COUNTERS, LATENCY_BOUNDS_MS, LATENCY_COLUMNS
 from parloir.db.tables import AGENTS, CONVERSATIONS, LLM_CALLS, MESSAGES
-from parloir.db.tables_analytics import ROLLUPS
+from parloir.db.tables_analytics import ROLLUPS, TOTALS
 from parloir.errors import InvalidInputError
 from parloir.schemas_analytics import (
     AgentStatistics,
@@ -113,7 +114,10 @@ def _grouped(
     since: date | None,
     until: date | None,
 ) -> dict[Any, _Group]:
-    r = ROLLUPS.c
+    # Without bounds and by anything but the day, the all-time totals hold the same sums in
+    # a few rows per agent.
+    whole = since is None and until is None and dimension != "day"
+    r = (TOTALS if whole else ROLLUPS).c
     dims = [r[dimension]] if dimension else []
     sums = [func.sum(r[name]).label(name) for name in COUNTERS]
     query = select(*dims, r.operation, *sums, func.max(r.last_conversation_at).label("last"))

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from parloir import rollups
 from parloir.db.tables import LLM_CALLS
 from parloir.pricing import price_nanos
-from parloir.rollups_rebuild import compare, expected, rebuild, stored
+from parloir.rollups_rebuild import compare, expected, rebuild, stored, with_totals
 from parloir.schemas_analytics import (
     CostRecompute,
     RollupCheck,
@@ -72,9 +72,9 @@ def check_rollups(scope: Scope, *, rebuild_rows: bool, all_tenants: bool) -> Rol
     if rebuild_rows:
         differences = rebuild(scope.session, tenant)
     else:
-        want = expected(scope.session, tenant)[0]
+        want = with_totals(*expected(scope.session, tenant))[0]
         differences = compare(stored(scope.session, tenant), want)
-    count = len(stored(scope.session, tenant))
+    count = sum(1 for key in stored(scope.session, tenant) if key[1] is not None)
     return RollupCheck(
         rebuilt=rebuild_rows,
         rows=count,

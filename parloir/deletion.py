@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 
 from parloir import rollups
 from parloir.db.tables import CONVERSATIONS, MESSAGES
-from parloir.db.tables_analytics import ROLLUPS
+from parloir.db.tables_analytics import ROLLUPS, TOTALS
 from parloir.rollups_rebuild import conversation_messages
 from parloir.scope import Scope
 
@@ -71,19 +71,15 @@ def delete_conversation(scope: Scope, conversation_id: uuid.UUID) -> None:
 
 
 def _reset_last_conversation(scope: Scope, key: rollups.Key) -> None:
-    """The latest conversation of a rollup row, from the conversations that remain."""
+    """The latest conversation of a rollup row and of its totals row, from those that remain."""
     start = datetime.combine(key[1], time(), UTC)
-    c, r = CONVERSATIONS.c, ROLLUPS.c
-    latest = (
-        select(func.max(c.created_at))
-        .where(
-            c.tenant_id == key[0],
-            c.agent_id == key[2],
-            c.channel == key[3],
-            c.created_at >= start,
-            c.created_at < start + timedelta(days=1),
-        )
-        .scalar_subquery()
-    )
-    where = [r[name] == value for name, value in zip(rollups.KEY, key, strict=True)]
-    scope.session.execute(update(ROLLUPS).where(*where).values(last_conversation_at=latest))
+    c = CONVERSATIONS.c
+    same = [c.tenant_id == key[0], c.agent_id == key[2], c.channel == key[3]]
+    that_day = [c.created_at >= start, c.created_at < start + timedelta(days=1)]
+    for table, names, values, where in (
+        (ROLLUPS, rollups.KEY, key, [*same, *that_day]),
+        (TOTALS, rollups.TOTAL_KEY, rollups.total_key(key), same),
+    ):
+        latest = select(func.max(c.created_at)).where(*where).scalar_subquery()
+        match = [table.c[n] == v for n, v in zip(names, values, strict=True)]
+        scope.session.execute(update(table).where(*match).values(last_conversation_at=latest))

@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from parloir import rollups
 from parloir.db.bulk import insert_rows, run_postgres, run_sqlite
 from parloir.db.tables import CONVERSATIONS, MESSAGES
-from parloir.db.tables_analytics import ROLLUPS
+from parloir.db.tables_analytics import ROLLUPS, TOTALS
 from parloir.db.types import UTCDateTime
 from parloir.errors import ConflictError, NotFoundError
 from parloir.ids import uuid7, uuid7_many
@@ -143,26 +143,19 @@ def _statements(dialect: str) -> tuple[Any, Any]:
     return bump, add
 
 
-def _rollup_cte(locked: Any, inserted: Any) -> Any:
-    """The message's rollup upsert, as a CTE that runs only if the message was inserted."""
-    key = [
-        _TID,
-        bindparam("r_day", type_=Date()),
-        locked.c.agent_id,
-        locked.c.channel,
-        literal(""),
-        literal(""),
-    ]
+def _rollup_cte(locked: Any, inserted: Any, total: bool) -> Any:
+    """The message's upsert of its daily rollup row (or of its totals row), as a CTE that
+    runs only if the message was inserted."""
+    table, names = (TOTALS, rollups.TOTAL_KEY) if total else (ROLLUPS, rollups.KEY)
+    day = [] if total else [bindparam("r_day", type_=Date())]
+    key = [_TID, *day, locked.c.agent_id, locked.c.channel, literal(""), literal("")]
     deltas = [bindparam(f"r_{name}", type_=Integer()) for name in rollups.MESSAGE_COUNTERS]
     source = select(*key, *deltas).select_from(inserted).join(locked, true())
-    upsert = postgresql.insert(ROLLUPS).from_select(
-        [*rollups.KEY, *rollups.MESSAGE_COUNTERS], source
-    )
+    upsert = postgresql.insert(table).from_select([*names, *rollups.MESSAGE_COUNTERS], source)
     excluded = upsert.excluded
-    changes = {name: ROLLUPS.c[name] + excluded[name] for name in rollups.MESSAGE_COUNTERS}
-    return upsert.on_conflict_do_update(index_elements=list(rollups.KEY), set_=changes).cte(
-        "rollup"
-    )
+    changes = {name: table.c[name] + excluded[name] for name in rollups.MESSAGE_COUNTERS}
+    statement = upsert.on_conflict_do_update(index_elements=list(names), set_=changes)
+    return statement.cte("total" if total else "rollup")
 
 
 @functools.cache
@@ -205,7 +198,8 @@ def _one_statement_append(with_rollups: bool = True) -> Any:
     )
     statement = select(inserted.c.seq).add_cte(counters)
     if with_rollups:
-        statement = statement.add_cte(_rollup_cte(locked_cte, inserted))
+        statement = statement.add_cte(_rollup_cte(locked_cte, inserted, False))
+        statement = statement.add_cte(_rollup_cte(locked_cte, inserted, True))
     return statement
 
 
@@ -258,12 +252,14 @@ def append_message(scope: Scope, conversation_id: uuid.UUID, data: MessageFields
 
 
 def _count_sqlite(scope: Scope, bumped: Any, row: dict[str, Any]) -> None:
-    """The single append's rollup upsert on SQLite (the conversation's agent is hex text)."""
+    """The single append's rollup upserts on SQLite (the conversation's agent is hex text)."""
     agent = uuid.UUID(hex=bumped[1]) if isinstance(bumped[1], str) else bumped[1]
     key = rollups.message_key(scope.tenant_id, agent, bumped[2], row["created_at"])
     params: dict[str, Any] = dict(zip(rollups.KEY, key, strict=True))
     params.update(rollups.message_deltas(row))
-    run_sqlite(scope.session, rollups.upsert("sqlite", rollups.MESSAGE_COUNTERS), params)
+    names = rollups.MESSAGE_COUNTERS
+    run_sqlite(scope.session, rollups.upsert("sqlite", names), params)
+    run_sqlite(scope.session, rollups.upsert("sqlite", names, False, True), params)
 
 
 def _ensure_conversation(scope: Scope, conversation_id: uuid.UUID) -> None:

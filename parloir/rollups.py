@@ -23,11 +23,12 @@ from sqlalchemy import Connection, bindparam, func
 from sqlalchemy.dialects import postgresql, sqlite
 
 from parloir.db.models_analytics import COUNTERS, LATENCY_BOUNDS_MS, LATENCY_COLUMNS, NO_AGENT
-from parloir.db.tables_analytics import ROLLUPS
+from parloir.db.tables_analytics import ROLLUPS, TOTALS
 
 __all__ = [
     "KEY",
     "MESSAGE_COUNTERS",
+    "TOTAL_KEY",
     "Deltas",
     "Key",
     "add_deltas",
@@ -38,7 +39,16 @@ __all__ = [
 ]
 
 KEY = ("tenant_id", "day", "agent_id", "channel", "model", "operation")
+TOTAL_KEY = ("tenant_id", "agent_id", "channel", "model", "operation")
 Key = tuple[uuid.UUID, date, uuid.UUID, str, str, str]
+TotalKey = tuple[uuid.UUID, uuid.UUID, str, str, str]
+
+
+def total_key(key: Key) -> TotalKey:
+    """The all-time totals row of a daily rollup row."""
+    return (key[0], key[2], key[3], key[4], key[5])
+
+
 Deltas = dict[str, int]
 
 MESSAGE_COUNTERS = (
@@ -132,36 +142,51 @@ def add_deltas(into: dict[Key, Deltas], key: Key, deltas: Mapping[str, int]) -> 
 
 
 @functools.cache
-def upsert(dialect: str, names: tuple[str, ...], with_last: bool = False) -> Any:
-    """``INSERT`` a rollup row with the given counters, adding them to the stored row if any.
+def upsert(
+    dialect: str, names: tuple[str, ...], with_last: bool = False, total: bool = False
+) -> Any:
+    """``INSERT`` a rollup row (or, with ``total``, a totals row) with the given counters,
+    adding them to the stored row if any.
 
     With ``with_last``, ``last_conversation_at`` is moved forward to the given time.
     """
+    table, key = (TOTALS, TOTAL_KEY) if total else (ROLLUPS, KEY)
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    columns = [*KEY, *names] + (["last_conversation_at"] if with_last else [])
-    values = {name: bindparam(name, type_=ROLLUPS.c[name].type) for name in columns}
-    statement = insert(ROLLUPS).values(values)
+    columns = [*key, *names] + (["last_conversation_at"] if with_last else [])
+    values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
+    statement = insert(table).values(values)
     excluded = statement.excluded
-    changes: dict[str, Any] = {name: ROLLUPS.c[name] + excluded[name] for name in names}
+    changes: dict[str, Any] = {name: table.c[name] + excluded[name] for name in names}
     if with_last:
-        stored = ROLLUPS.c.last_conversation_at
+        stored = table.c.last_conversation_at
         latest = func.greatest if dialect == "postgresql" else func.max
         changes["last_conversation_at"] = func.coalesce(
             latest(stored, excluded.last_conversation_at), excluded.last_conversation_at
         )
-    return statement.on_conflict_do_update(index_elements=list(KEY), set_=changes)
+    return statement.on_conflict_do_update(index_elements=list(key), set_=changes)
 
 
 def apply(connection: Connection, pending: Mapping[Key, Mapping[str, int]]) -> None:
-    """Write pending deltas: one upsert per rollup row, in key order (a fixed lock order)."""
+    """Write pending deltas to the daily rows and to the totals: one upsert per row, in key
+    order (a fixed lock order)."""
     if not pending:
         return
     names = tuple(sorted({name for deltas in pending.values() for name in deltas}))
+    totals: dict[TotalKey, dict[str, int]] = {}
     rows = []
     for key in sorted(pending, key=_sort_key):
         deltas = pending[key]
         rows.append({**dict(zip(KEY, key, strict=True)), **{n: deltas.get(n, 0) for n in names}})
-    connection.execute(upsert(connection.dialect.name, names), rows)
+        into = totals.setdefault(total_key(key), dict.fromkeys(names, 0))
+        for name, value in deltas.items():
+            into[name] += value
+    dialect = connection.dialect.name
+    connection.execute(upsert(dialect, names), rows)
+    total_rows = [
+        {**dict(zip(TOTAL_KEY, key, strict=True)), **totals[key]}
+        for key in sorted(totals, key=lambda k: (str(k[0]), str(k[1]), *k[2:]))
+    ]
+    connection.execute(upsert(dialect, names, total=True), total_rows)
 
 
 def _sort_key(key: Key) -> tuple[Any, ...]:
@@ -172,18 +197,26 @@ def add_conversation(
     connection: Connection, tenant_id: uuid.UUID, agent_id: uuid.UUID, channel: str, at: datetime
 ) -> None:
     """Count a conversation started at ``at``."""
-    key = dict(zip(KEY, message_key(tenant_id, agent_id, channel, at), strict=True))
-    statement = upsert(connection.dialect.name, ("conversations",), True)
-    connection.execute(statement, {**key, "conversations": 1, "last_conversation_at": at})
+    key = message_key(tenant_id, agent_id, channel, at)
+    values = {"conversations": 1, "last_conversation_at": at}
+    dialect = connection.dialect.name
+    daily = upsert(dialect, ("conversations",), True)
+    connection.execute(daily, {**dict(zip(KEY, key, strict=True)), **values})
+    total = upsert(dialect, ("conversations",), True, True)
+    connection.execute(total, {**dict(zip(TOTAL_KEY, total_key(key), strict=True)), **values})
 
 
 def prune(connection: Connection, keys: Iterable[Key]) -> None:
-    """Remove rollup rows left counting nothing (after deletions)."""
-    r = ROLLUPS.c
+    """Remove rollup and totals rows left counting nothing (after deletions)."""
     for key in keys:
-        condition = [r[name] == value for name, value in zip(KEY, key, strict=True)]
-        empty = [r.conversations == 0, r.messages == 0, r.llm_calls == 0]
-        connection.execute(ROLLUPS.delete().where(*condition, *empty))
+        for table, names, values in (
+            (ROLLUPS, KEY, key),
+            (TOTALS, TOTAL_KEY, total_key(key)),
+        ):
+            c = table.c
+            condition = [c[name] == value for name, value in zip(names, values, strict=True)]
+            empty = [c.conversations == 0, c.messages == 0, c.llm_calls == 0]
+            connection.execute(table.delete().where(*condition, *empty))
 
 
 def totals_of(rows: Iterable[Mapping[str, Any]]) -> defaultdict[str, int]:

@@ -11,8 +11,8 @@ from sqlalchemy import Connection, Date, Uuid, and_, case, cast, func, literal, 
 
 from parloir.db.models_analytics import COUNTERS, LATENCY_BOUNDS_MS, LATENCY_COLUMNS, NO_AGENT
 from parloir.db.tables import CONVERSATIONS, LLM_CALLS, MESSAGES
-from parloir.db.tables_analytics import ROLLUPS
-from parloir.rollups import KEY, Deltas, Key, add_deltas
+from parloir.db.tables_analytics import ROLLUPS, TOTALS
+from parloir.rollups import KEY, TOTAL_KEY, Deltas, Key, add_deltas
 
 __all__ = [
     "Difference",
@@ -23,8 +23,10 @@ __all__ = [
     "stored",
 ]
 
-Difference = tuple[Key, str, int, int]
-"""A rollup row's key, a column, its stored value and the value the raw rows give."""
+Difference = tuple[Any, str, int, int]
+"""A rollup row's key, a column, its stored value and the value the raw rows give.
+
+Rows of the all-time totals are keyed like daily rows with ``None`` as their day."""
 
 
 def _day(dialect: str, column: Any) -> Any:
@@ -185,23 +187,44 @@ def expected(
     return rows, last
 
 
-def stored(connection: Connection, tenant_id: uuid.UUID | None) -> dict[Key, Deltas]:
-    """The stored rollup rows that count something."""
-    query = select(ROLLUPS)
-    if tenant_id is not None:
-        query = query.where(ROLLUPS.c.tenant_id == tenant_id)
-    out: dict[Key, Deltas] = {}
-    for row in connection.execute(query).mappings():
-        counters = {name: int(row[name]) for name in COUNTERS}
-        if any(counters.values()):
-            out[_key([row[name] for name in KEY])] = counters
+def with_totals(
+    daily: Mapping[Any, Deltas], last: Mapping[Any, Any]
+) -> tuple[dict[Any, Deltas], dict[Any, Any]]:
+    """The daily rows and the all-time totals they add up to (keyed with day ``None``)."""
+    rows: dict[Any, Deltas] = dict(daily)
+    latest: dict[Any, Any] = dict(last)
+    for key, counters in daily.items():
+        total = (key[0], None, *key[2:])
+        add_deltas(rows, total, counters)
+        at = last.get(key)
+        if at is not None and (latest.get(total) is None or at > latest[total]):
+            latest[total] = at
+    return rows, latest
+
+
+def stored(connection: Connection, tenant_id: uuid.UUID | None) -> dict[Any, Deltas]:
+    """The stored daily and totals rows that count something."""
+    out: dict[Any, Deltas] = {}
+    for table in (ROLLUPS, TOTALS):
+        query = select(table)
+        if tenant_id is not None:
+            query = query.where(table.c.tenant_id == tenant_id)
+        for row in connection.execute(query).mappings():
+            counters = {name: int(row[name]) for name in COUNTERS}
+            if any(counters.values()):
+                values = [row.get(name) for name in KEY]
+                out[(*values[:1], values[1], *values[2:])] = counters
     return out
 
 
-def compare(have: Mapping[Key, Deltas], want: Mapping[Key, Deltas]) -> list[Difference]:
+def _order(key: Any) -> tuple[Any, ...]:
+    return (str(key[0]), str(key[1]), str(key[2]), *key[3:])
+
+
+def compare(have: Mapping[Any, Deltas], want: Mapping[Any, Deltas]) -> list[Difference]:
     """Every (row, column) whose stored value differs from the raw rows' value."""
     out: list[Difference] = []
-    for key in sorted(set(have) | set(want), key=lambda k: (str(k[0]), k[1], str(k[2]), *k[3:])):
+    for key in sorted(set(have) | set(want), key=_order):
         a, b = have.get(key, {}), want.get(key, {})
         for name in COUNTERS:
             if a.get(name, 0) != b.get(name, 0):
@@ -210,19 +233,22 @@ def compare(have: Mapping[Key, Deltas], want: Mapping[Key, Deltas]) -> list[Diff
 
 
 def rebuild(connection: Connection, tenant_id: uuid.UUID | None) -> list[Difference]:
-    """Replace the rollups with the raw rows' figures; return what differed."""
-    want, last = expected(connection, tenant_id)
+    """Replace the rollups and totals with the raw rows' figures; return what differed."""
+    want, last = with_totals(*expected(connection, tenant_id))
     differences = compare(stored(connection, tenant_id), want)
-    delete = ROLLUPS.delete()
-    if tenant_id is not None:
-        delete = delete.where(ROLLUPS.c.tenant_id == tenant_id)
-    connection.execute(delete)
-    rows = []
+    rows: dict[Any, list[dict[str, Any]]] = {ROLLUPS: [], TOTALS: []}
     for key, counters in want.items():
+        table, names = (TOTALS, TOTAL_KEY) if key[1] is None else (ROLLUPS, KEY)
         row: dict[str, Any] = dict(zip(KEY, key, strict=True))
+        row = {name: row[name] for name in names}
         row.update({name: counters.get(name, 0) for name in COUNTERS})
         row["last_conversation_at"] = last.get(key)
-        rows.append(row)
-    if rows:
-        connection.execute(ROLLUPS.insert(), rows)
+        rows[table].append(row)
+    for table, values in rows.items():
+        delete = table.delete()
+        if tenant_id is not None:
+            delete = delete.where(table.c.tenant_id == tenant_id)
+        connection.execute(delete)
+        if values:
+            connection.execute(table.insert(), values)
     return differences

@@ -111,10 +111,11 @@ class ConversationStatistics(Record):
 
 
 class RollupDifference(Record):
-    """A rollup figure that differs from what the raw rows give."""
+    """A rollup figure that differs from what the raw rows give (``day`` None: the
+    all-time totals row)."""
 
     tenant_id: uuid.UUID
-    day: date
+    day: date | None
     agent_id: uuid.UUID
     channel: str
     model: str
@@ -128,7 +129,7 @@ class RollupCheck(Record):
     """The result of comparing (and possibly rebuilding) the rollups."""
 
     rebuilt: bool
-    rows: int
+    rows: int  # daily rollup rows that count something
     differences: list[RollupDifference]
 
 

@@ -177,6 +177,13 @@ def test_a_tampered_rollup_is_reported_and_rebuilt(store, database_url):
     rebuilt = store.check_rollups(rebuild=True)
     assert rebuilt.differences == check.differences
     assert store.check_rollups().differences == []
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE usage_totals SET cost_nanos = cost_nanos - 1"))
+    engine.dispose()
+    totals = store.check_rollups(rebuild=True).differences
+    assert totals and all(d.day is None and d.column == "cost_nanos" for d in totals)
+    assert store.check_rollups().differences == []
 
 
 def _nearest_rank(values: list[int], percent: int) -> int:

@@ -1,6 +1,8 @@
-"""Daily rollups of conversations, messages and model calls.
+"""Rollups of conversations, messages and model calls: daily, and all-time totals.
 
-One row per (tenant, UTC day, agent, channel, model, operation). Rows counting conversations
+``usage_rollups`` has one row per (tenant, UTC day, agent, channel, model, operation);
+``usage_totals`` the same counters without the day, so that all-time figures read a few rows
+per agent whatever the number of days. Rows counting conversations
 and messages have ``model = ''`` and ``operation = ''``; a model call without an agent has the
 nil UUID as ``agent_id``, one without a channel ``channel = ''``. The rollups are kept in the
 transaction of the writes they count (see ``parloir.rollups``).
@@ -17,7 +19,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from parloir.db.models import Base
 from parloir.db.types import UTCDateTime
 
-__all__ = ["COUNTERS", "LATENCY_BOUNDS_MS", "LATENCY_COLUMNS", "NO_AGENT", "UsageRollup"]
+__all__ = [
+    "COUNTERS",
+    "LATENCY_BOUNDS_MS",
+    "LATENCY_COLUMNS",
+    "NO_AGENT",
+    "UsageRollup",
+    "UsageTotal",
+]
 
 NO_AGENT = uuid.UUID(int=0)
 """The ``agent_id`` of the rollups of model calls made for no agent."""
@@ -76,5 +85,18 @@ class UsageRollup(Base):
     last_conversation_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-for _name in COUNTERS:
-    setattr(UsageRollup, _name, _counter())  # same type for all: declared in one place
+class UsageTotal(Base):
+    __tablename__ = "usage_totals"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_conversation_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+for _name in COUNTERS:  # same type for all: declared in one place
+    setattr(UsageRollup, _name, _counter())
+    setattr(UsageTotal, _name, _counter())

@@ -1,4 +1,4 @@
-"""The Core ``Table`` of the rollups."""
+"""The Core ``Table`` of the rollups (daily) and of the all-time totals."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from sqlalchemy import Table
 
 from parloir.db.tables import TABLES
 
-__all__ = ["ROLLUPS"]
+__all__ = ["ROLLUPS", "TOTALS"]
 
 ROLLUPS: Table = TABLES["usage_rollups"]
+TOTALS: Table = TABLES["usage_totals"]

@@ -1,4 +1,4 @@
-"""Daily usage rollups, the statistics views, and the channel of each model call.
+"""Usage rollups (daily and all-time), the statistics views, and each model call's channel.
 
 Revision ID: 0002
 Revises: 0001
@@ -43,7 +43,7 @@ LEFT JOIN (
     SELECT tenant_id, agent_id,
         {sums},
         MAX(last_conversation_at) AS last_conversation_at
-    FROM usage_rollups
+    FROM usage_totals
     GROUP BY tenant_id, agent_id
 ) r ON r.tenant_id = a.tenant_id AND r.agent_id = a.id
 """
@@ -117,6 +117,28 @@ def upgrade() -> None:
             name=op.f("pk_usage_rollups"),
         ),
     )
+    op.create_table(
+        "usage_totals",
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("agent_id", sa.Uuid(), nullable=False),
+        sa.Column("channel", sa.String(length=32), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=False),
+        sa.Column("operation", sa.String(length=32), nullable=False),
+        sa.Column("last_conversation_at", UTCDateTime(), nullable=True),
+        *(
+            sa.Column(name, sa.BigInteger(), server_default=sa.text("0"), nullable=False)
+            for name in COUNTERS
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_usage_totals_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "agent_id", "channel", "model", "operation", name=op.f("pk_usage_totals")
+        ),
+    )
     op.create_index(
         "ix_usage_rollups_tenant_id_agent_id_day",
         "usage_rollups",
@@ -138,6 +160,7 @@ def downgrade() -> None:
     op.execute("DROP VIEW conversation_stats")
     op.execute("DROP VIEW agent_statistics")
     op.drop_index("ix_usage_rollups_tenant_id_agent_id_day", table_name="usage_rollups")
+    op.drop_table("usage_totals")
     op.drop_table("usage_rollups")
     with op.batch_alter_table("llm_calls") as batch:
         batch.drop_column("channel")
