@@ -5,7 +5,9 @@ and keeps ``message_count`` and ``last_message_at`` exact) followed by one
 ``INSERT ... ON CONFLICT DO NOTHING``. When the insert is a no-op the key was already used:
 :class:`Duplicate` is raised so the store rolls the transaction back (undoing the counter) and
 returns the stored message instead. Because the conversation row is locked before the insert,
-two concurrent appends with the same key cannot both pass.
+two concurrent appends with the same key cannot both pass. The message's rollup rows
+(``parloir.rollups``) are moved in the same statement on PostgreSQL, by two more prepared
+statements in the same transaction on SQLite, and once per row for a batch.
 """
 
 from __future__ import annotations

@@ -132,12 +132,13 @@ def stats(
         }
         overall = _figures(view.global_statistics(**filters))
         groups = [_figures(g) for g in view.statistics(by, **filters)] if by else []
+        names = {str(a.id): a.name for a in view.list_agents()} if by == "agent" else {}
     if json_output:
         render.emit_json({**overall, "by": by, "groups": groups} if by else overall)
         return
     render.key_values("parloir statistics", {k: overall[k] for k in _COLUMNS})
     if by:
-        values = [(g["key"], *(g[c] for c in _COLUMNS)) for g in groups]
+        values = [(names.get(g["key"], g["key"]), *(g[c] for c in _COLUMNS)) for g in groups]
         render.rows(f"By {by}", [by, *_COLUMNS], values)
 
 
