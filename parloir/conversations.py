@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from parloir import rollups
 from parloir.db.tables import AGENTS, CONTACTS, CONVERSATIONS
 from parloir.errors import InvalidInputError
 from parloir.ids import uuid7
@@ -73,7 +74,7 @@ def get_or_create_conversation(scope: Scope, data: ConversationFields) -> Conver
     scope.require(AGENTS, data["agent_id"], "agent", "agent_id")
     scope.require(CONTACTS, data.get("contact_id"), "contact", "contact_id")
     now = scope.now()
-    row = {
+    row: dict[str, Any] = {
         "id": uuid7(),
         "tenant_id": scope.tenant_id,
         "agent_id": data["agent_id"],
@@ -92,6 +93,9 @@ def get_or_create_conversation(scope: Scope, data: ConversationFields) -> Conver
     stmt = scope.insert(CONVERSATIONS).values(row).on_conflict_do_nothing()
     created = scope.session.execute(stmt.returning(CONVERSATIONS.c.id)).first() is not None
     if created:
+        rollups.add_conversation(
+            scope.session, scope.tenant_id, data["agent_id"], data["channel"], row["created_at"]
+        )
         return ConversationRead.model_validate({**row, "created": True})
     c = CONVERSATIONS.c
     existing = scope.session.execute(

@@ -5,7 +5,9 @@ and keeps ``message_count`` and ``last_message_at`` exact) followed by one
 ``INSERT ... ON CONFLICT DO NOTHING``. When the insert is a no-op the key was already used:
 :class:`Duplicate` is raised so the store rolls the transaction back (undoing the counter) and
 returns the stored message instead. Because the conversation row is locked before the insert,
-two concurrent appends with the same key cannot both pass.
+two concurrent appends with the same key cannot both pass. The message's rollup rows
+(``parloir.rollups``) are moved in the same statement on PostgreSQL, by two more prepared
+statements in the same transaction on SQLite, and once per row for a batch.
 """
 
 from __future__ import annotations
@@ -18,11 +20,26 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Integer, Uuid, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import (
+    Date,
+    Integer,
+    Uuid,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
+from parloir import rollups
 from parloir.db.bulk import insert_rows, run_postgres, run_sqlite
 from parloir.db.tables import CONVERSATIONS, MESSAGES
+from parloir.db.tables_analytics import ROLLUPS, TOTALS
 from parloir.db.types import UTCDateTime
 from parloir.errors import ConflictError, NotFoundError
 from parloir.ids import uuid7, uuid7_many
@@ -33,6 +50,9 @@ from parloir.validation import check_length
 
 __all__ = ["Duplicate", "append_message", "append_messages", "find_duplicate", "parse_command"]
 
+
+ROLLUPS_ON_APPEND = True
+"""Whether appends keep the rollups; switched off only by the benchmark that measures them."""
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?\s*$", re.DOTALL)
 
@@ -118,15 +138,30 @@ def _statements(dialect: str) -> tuple[Any, Any]:
             last_message_at=_latest(dialect, c.last_message_at),
             updated_at=_NOW,
         )
-        .returning(c.last_seq)
+        .returning(c.last_seq, c.agent_id, c.channel)
     )
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     add = insert(MESSAGES).on_conflict_do_nothing().returning(MESSAGES.c.id)
     return bump, add
 
 
+def _rollup_cte(locked: Any, inserted: Any, total: bool) -> Any:
+    """The message's upsert of its daily rollup row (or of its totals row), as a CTE that
+    runs only if the message was inserted."""
+    table, names = (TOTALS, rollups.TOTAL_KEY) if total else (ROLLUPS, rollups.KEY)
+    day = [] if total else [bindparam("r_day", type_=Date())]
+    key = [_TID, *day, locked.c.agent_id, locked.c.channel, literal(""), literal("")]
+    deltas = [bindparam(f"r_{name}", type_=Integer()) for name in rollups.MESSAGE_COUNTERS]
+    source = select(*key, *deltas).select_from(inserted).join(locked, true())
+    upsert = postgresql.insert(table).from_select([*names, *rollups.MESSAGE_COUNTERS], source)
+    excluded = upsert.excluded
+    changes = {name: table.c[name] + excluded[name] for name in rollups.MESSAGE_COUNTERS}
+    statement = upsert.on_conflict_do_update(index_elements=list(names), set_=changes)
+    return statement.cte("total" if total else "rollup")
+
+
 @functools.cache
-def _one_statement_append() -> Any:
+def _one_statement_append(with_rollups: bool = True) -> Any:
     """The whole append as one PostgreSQL statement, atomic on its own (autocommit).
 
     It locks the conversation row (``FOR UPDATE`` waits for a concurrent append, then reads its
@@ -135,7 +170,11 @@ def _one_statement_append() -> Any:
     duplicate.
     """
     c = CONVERSATIONS.c
-    locked = select(c.last_seq).where(c.id == _CID, c.tenant_id == _TID).with_for_update()
+    locked = (
+        select(c.last_seq, c.agent_id, c.channel)
+        .where(c.id == _CID, c.tenant_id == _TID)
+        .with_for_update()
+    )
     locked_cte = locked.cte("locked")
     names = [col.name for col in MESSAGES.c if col.name != "seq"]
     # Prefixed names: a parameter named like a conversations column would join the UPDATE's SET.
@@ -159,10 +198,15 @@ def _one_statement_append() -> Any:
         .returning(c.id)
         .cte("counters")
     )
-    return select(inserted.c.seq).add_cte(counters)
+    statement = select(inserted.c.seq).add_cte(counters)
+    if with_rollups:
+        statement = statement.add_cte(_rollup_cte(locked_cte, inserted, False))
+        statement = statement.add_cte(_rollup_cte(locked_cte, inserted, True))
+    return statement
 
 
-def _bump(scope: Scope, conversation_id: uuid.UUID, count: int, last_at: Any) -> int | None:
+def _bump(scope: Scope, conversation_id: uuid.UUID, count: int, last_at: Any) -> Any:
+    """Move the conversation's counters; its row (last seq, agent, channel) or None."""
     bump = _statements(scope.dialect)[0]
     params = {
         "cid": conversation_id,
@@ -173,9 +217,8 @@ def _bump(scope: Scope, conversation_id: uuid.UUID, count: int, last_at: Any) ->
     }
     if scope.dialect == "sqlite":
         rows = run_sqlite(scope.session, bump, params)
-        return rows[0][0] if rows else None
-    seq: int | None = scope.session.execute(bump, params).scalar()
-    return seq
+        return rows[0] if rows else None
+    return scope.session.execute(bump, params).first()
 
 
 def append_message(scope: Scope, conversation_id: uuid.UUID, data: MessageFields) -> MessageRead:
@@ -188,20 +231,37 @@ def append_message(scope: Scope, conversation_id: uuid.UUID, data: MessageFields
         params = {f"m_{key}": value for key, value in row.items()}
         params.update(cid=conversation_id, tid=scope.tenant_id)
         params.update(at=row["created_at"], now=scope.now())
-        rows = run_postgres(scope.session, _one_statement_append(), params)
+        if ROLLUPS_ON_APPEND:
+            deltas = rollups.message_deltas(row)
+            params.update({f"r_{name}": value for name, value in deltas.items()})
+            params["r_day"] = rollups.day_of(row["created_at"])
+        rows = run_postgres(scope.session, _one_statement_append(ROLLUPS_ON_APPEND), params)
         seq = rows[0][0] if rows else None
         if seq is None:  # no conversation, or the key is taken: tell which
             _ensure_conversation(scope, conversation_id)
             raise Duplicate(row.get("idempotency_key") or row.get("external_id"))
     else:
-        seq = _bump(scope, conversation_id, 1, row["created_at"])
-        if seq is None:
+        bumped = _bump(scope, conversation_id, 1, row["created_at"])
+        if bumped is None:
             raise NotFoundError("conversation", conversation_id)
-        row["seq"] = seq
+        seq = row["seq"] = bumped[0]
         if not run_sqlite(scope.session, _statements(scope.dialect)[1], row):
             raise Duplicate(row.get("idempotency_key") or row.get("external_id"))
+        if ROLLUPS_ON_APPEND:
+            _count_sqlite(scope, bumped, row)
     row["seq"] = seq
     return MessageRead.model_validate(row)
+
+
+def _count_sqlite(scope: Scope, bumped: Any, row: dict[str, Any]) -> None:
+    """The single append's rollup upserts on SQLite (the conversation's agent is hex text)."""
+    agent = uuid.UUID(hex=bumped[1]) if isinstance(bumped[1], str) else bumped[1]
+    key = rollups.message_key(scope.tenant_id, agent, bumped[2], row["created_at"])
+    params: dict[str, Any] = dict(zip(rollups.KEY, key, strict=True))
+    params.update(rollups.message_deltas(row))
+    names = rollups.MESSAGE_COUNTERS
+    run_sqlite(scope.session, rollups.upsert("sqlite", names), params)
+    run_sqlite(scope.session, rollups.upsert("sqlite", names, False, True), params)
 
 
 def _ensure_conversation(scope: Scope, conversation_id: uuid.UUID) -> None:
@@ -289,17 +349,30 @@ def append_messages(
         results.append((row, False))
     if rows:
         last_at = max(r["created_at"] for r in rows)
-        last = _bump(scope, conversation_id, len(rows), last_at)
-        assert last is not None
+        bumped = _bump(scope, conversation_id, len(rows), last_at)
+        assert bumped is not None
+        last = bumped[0]
         for offset, row in enumerate(rows):
             row["seq"] = last - len(rows) + 1 + offset
         insert_rows(scope.session, MESSAGES, rows)
+        if ROLLUPS_ON_APPEND:
+            _count_batch(scope, bumped, rows)
     return _RECORDS.validate_python(
         [({**_Fields(row).values, "duplicate": True} if dup else row) for row, dup in results]
     )
 
 
 _RECORDS = TypeAdapter(list[MessageRead])
+
+
+def _count_batch(scope: Scope, bumped: Any, rows: list[dict[str, Any]]) -> None:
+    """Add a batch's messages up in Python: one rollup upsert per day they fall on."""
+    agent = uuid.UUID(hex=bumped[1]) if isinstance(bumped[1], str) else bumped[1]
+    pending: dict[rollups.Key, rollups.Deltas] = {}
+    for row in rows:
+        key = rollups.message_key(scope.tenant_id, agent, bumped[2], row["created_at"])
+        rollups.add_deltas(pending, key, rollups.message_deltas(row))
+    rollups.apply(scope.session, pending)
 
 
 def _index(by_key: dict[tuple[str, str], Any], values: Any, row: Any) -> None:

@@ -2,8 +2,10 @@
 
 Token counts follow the OpenAI convention that parloir stores: ``input_tokens`` includes the
 ``cached_tokens`` read from the prompt cache, and ``output_tokens`` includes the
-``reasoning_tokens``. genai-prices uses the same convention for input and cache reads, and
-prices reasoning as output. A model it does not know is not priced: the cost stays empty.
+``reasoning_tokens``. genai-prices uses the same convention: cache reads are priced at the
+cache-read price where the provider has one, reasoning tokens at the reasoning price where the
+provider has one (as output otherwise). A model it does not know is not priced: the cost stays
+empty. Prices are decimal; the cost is rounded once, half to even, to whole nano-dollars.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def price_nanos(
     input_tokens: int,
     output_tokens: int,
     cached_tokens: int,
+    reasoning_tokens: int = 0,
     at: datetime | None = None,
 ) -> int | None:
     """The cost in nano-dollars, or None when the model (or provider) is unknown."""
@@ -34,6 +37,7 @@ def price_nanos(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         cache_read_tokens=min(cached_tokens, input_tokens),
+        output_reasoning_tokens=min(reasoning_tokens, output_tokens),
     )
     try:
         result = calc_price(usage, model, provider_id=provider, genai_request_timestamp=at)

@@ -181,6 +181,7 @@ class LLMCallRead(Record):
     conversation_id: uuid.UUID | None
     message_id: uuid.UUID | None
     post_id: uuid.UUID | None
+    channel: str | None = None
     operation: str
     provider: str | None
     model: str

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from parloir import rollups
 from parloir.db.tables import (
     CONTACTS,
     CONVERSATIONS,
@@ -47,6 +48,7 @@ def _links(scope: Scope, data: LLMCallFields) -> dict[str, Any]:
         "conversation_id": data.get("conversation_id"),
         "message_id": data.get("message_id"),
         "post_id": data.get("post_id"),
+        "channel": None,
     }
     if links["message_id"] is not None:
         message = scope.get_row(MESSAGES, links["message_id"], "message")
@@ -58,6 +60,7 @@ def _links(scope: Scope, data: LLMCallFields) -> dict[str, Any]:
     if links["conversation_id"] is not None:
         conversation = scope.get_row(CONVERSATIONS, links["conversation_id"], "conversation")
         links["agent_id"] = links["agent_id"] or conversation.agent_id
+        links["channel"] = conversation.channel
     if links["post_id"] is not None:
         post = scope.get_row(POSTS, links["post_id"], "post")
         links["agent_id"] = links["agent_id"] or post.agent_id
@@ -74,6 +77,7 @@ def _cost(data: LLMCallFields, at: Any) -> tuple[int | None, str]:
         input_tokens=(data.get("input_tokens") or 0),
         output_tokens=(data.get("output_tokens") or 0),
         cached_tokens=(data.get("cached_tokens") or 0),
+        reasoning_tokens=(data.get("reasoning_tokens") or 0),
         at=at,
     )
     return nanos, "genai-prices" if nanos is not None else "unknown"
@@ -129,6 +133,7 @@ def record_llm_call(scope: Scope, data: LLMCallFields) -> LLMCallRead:
         "created_at": created_at,
     }
     scope.session.execute(LLM_CALLS.insert().values(row))
+    rollups.apply(scope.session, {rollups.call_key(row): rollups.call_deltas(row)})
     return LLMCallRead.model_validate(row)
 
 

@@ -1,4 +1,4 @@
-"""``parloir demo``, ``parloir stats``, ``parloir sessions``, ``parloir tenants``."""
+"""``parloir demo``, ``parloir sessions``, ``parloir tenants``."""
 
 from __future__ import annotations
 
@@ -43,27 +43,6 @@ def demo(
         render.emit_json(data)
     else:
         render.key_values("Demo data written", data)
-
-
-def stats(
-    ctx: typer.Context,
-    tenant: TenantOption = None,
-    json_output: JsonFlag = False,
-) -> None:
-    """Print totals: conversations, messages, LLM calls, tokens and cost."""
-    with _open(ctx) as store:
-        view = store
-        if tenant is not None:
-            found = store.find_tenant(tenant)
-            if found is None:
-                raise typer.BadParameter(f"no tenant with slug {tenant!r}", param_hint="--tenant")
-            view = store.for_tenant(found.id)
-        totals = view.totals(all_tenants=tenant is None).model_dump()
-    totals["cost_usd"] = f"{totals['cost_nanos'] / 1e9:.6f}"
-    if json_output:
-        render.emit_json(totals)
-    else:
-        render.key_values("parloir totals" + (f" for {tenant}" if tenant else ""), totals)
 
 
 @sessions_app.command("purge")

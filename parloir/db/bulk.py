@@ -13,10 +13,10 @@ import re
 import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table, Uuid, exc
+from sqlalchemy import JSON, Connection, Date, Table, Uuid, exc
 from sqlalchemy.dialects import sqlite
 
 from parloir.db.types import UTCDateTime
@@ -119,9 +119,15 @@ def _read_json(text: str) -> Any:
     return None if text == "null" else json.loads(text)
 
 
+def _date(value: date) -> str:
+    return value.isoformat()
+
+
 def _writer(kind: type[Any]) -> Converter:
     if kind is Uuid:
         return _uuid
+    if kind is Date:
+        return _date
     if kind is UTCDateTime:
         return _timestamp
     return _json if issubclass(kind, JSON) else None

@@ -278,6 +278,7 @@ class LLMCall(Base):
     conversation_id: Mapped[uuid.UUID | None] = _fk("conversations.id", "SET NULL")
     message_id: Mapped[uuid.UUID | None] = _fk("messages.id", "SET NULL")
     post_id: Mapped[uuid.UUID | None] = _fk("posts.id", "SET NULL")
+    channel: Mapped[str | None] = mapped_column(String(32))  # the conversation's, for rollups
     operation: Mapped[str] = mapped_column(String(32), nullable=False)
     provider: Mapped[str | None] = mapped_column(String(100))
     model: Mapped[str] = mapped_column(String(200), nullable=False)
@@ -377,3 +378,5 @@ class AuditEvent(Base):
 
 TENANT_TABLES = tuple(t for t in Base.metadata.sorted_tables if "tenant_id" in t.c)
 """Every table that holds tenant rows (all but ``tenants`` itself)."""
+
+from parloir.db import models_analytics  # noqa: E402,F401
