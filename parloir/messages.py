@@ -145,19 +145,30 @@ def _statements(dialect: str) -> tuple[Any, Any]:
     return bump, add
 
 
-def _rollup_cte(locked: Any, inserted: Any, total: bool) -> Any:
-    """The message's upsert of its daily rollup row (or of its totals row), as a CTE that
-    runs only if the message was inserted."""
-    table, names = (TOTALS, rollups.TOTAL_KEY) if total else (ROLLUPS, rollups.KEY)
-    day = [] if total else [bindparam("r_day", type_=Date())]
-    key = [_TID, *day, locked.c.agent_id, locked.c.channel, literal(""), literal("")]
-    deltas = [bindparam(f"r_{name}", type_=Integer()) for name in rollups.MESSAGE_COUNTERS]
-    source = select(*key, *deltas).select_from(inserted).join(locked, true())
-    upsert = postgresql.insert(table).from_select([*names, *rollups.MESSAGE_COUNTERS], source)
-    excluded = upsert.excluded
-    changes = {name: table.c[name] + excluded[name] for name in rollups.MESSAGE_COUNTERS}
-    statement = upsert.on_conflict_do_update(index_elements=list(names), set_=changes)
-    return statement.cte("total" if total else "rollup")
+def _rollup_ctes(locked: Any, inserted: Any) -> tuple[Any, Any]:
+    """The message's upserts of its daily rollup row and of its totals row, as CTEs that run
+    only if the message was inserted.
+
+    The totals upsert reads the rollup upsert's output, so PostgreSQL runs them in that order:
+    the order every other write takes these rows' locks in (no deadlock between them).
+    """
+    names = rollups.MESSAGE_COUNTERS
+    deltas = [bindparam(f"r_{name}", type_=Integer()) for name in names]
+    key = [_TID, bindparam("r_day", type_=Date()), locked.c.agent_id, locked.c.channel]
+    source = select(*key, literal(""), literal(""), *deltas).select_from(inserted)
+    daily = _upsert_cte(ROLLUPS, rollups.KEY, source.join(locked, true()), "rollup")
+    total_source = select(
+        _TID, daily.c.agent_id, daily.c.channel, literal(""), literal(""), *deltas
+    ).select_from(daily)
+    return daily, _upsert_cte(TOTALS, rollups.TOTAL_KEY, total_source, "total")
+
+
+def _upsert_cte(table: Any, key: tuple[str, ...], source: Any, name: str) -> Any:
+    names = rollups.MESSAGE_COUNTERS
+    upsert = postgresql.insert(table).from_select([*key, *names], source)
+    changes = {n: table.c[n] + upsert.excluded[n] for n in names}
+    statement = upsert.on_conflict_do_update(index_elements=list(key), set_=changes)
+    return statement.returning(table.c.agent_id, table.c.channel).cte(name)
 
 
 @functools.cache
@@ -200,8 +211,7 @@ def _one_statement_append(with_rollups: bool = True) -> Any:
     )
     statement = select(inserted.c.seq).add_cte(counters)
     if with_rollups:
-        statement = statement.add_cte(_rollup_cte(locked_cte, inserted, False))
-        statement = statement.add_cte(_rollup_cte(locked_cte, inserted, True))
+        statement = statement.add_cte(*_rollup_ctes(locked_cte, inserted))
     return statement
 
 

@@ -336,3 +336,33 @@ def test_views_return_what_the_naive_queries_return(store, database_url):
         )
         assert view_c == naive_c
     engine.dispose()
+
+
+def test_concurrent_writers_on_one_agent_keep_the_rollups_exact(make_store, agent_id):
+    """Single appends, batches, calls and deletions at once on the same rollup rows: no
+    deadlock (every write takes the daily row, then the totals row), nothing lost."""
+    from tests.test_concurrency import run_together
+
+    store = make_store()  # the real clock
+    conversations = [
+        store.get_or_create_conversation(agent_id=agent_id, channel="web").id for _ in range(6)
+    ]
+
+    def work(i: int) -> None:
+        conversation = conversations[i]
+        for n in range(15):
+            if i % 3 == 0:
+                store.append_message(conversation, role="user", content=f"m{n}")
+            elif i % 3 == 1:
+                store.append_messages(conversation, [{"role": "assistant", "content": "a"}] * 3)
+            else:
+                message = store.append_message(conversation, role="user", content="x")
+                store.record_llm_call(model="gpt-4o-mini", message_id=message.id, latency_ms=n)
+                if n % 4 == 0:
+                    store.delete_message(message.id)
+
+    run_together(len(conversations), work)
+    assert store.check_rollups().differences == []
+    overall = store.global_statistics()
+    assert overall.messages == store.totals().messages
+    assert overall.llm_calls == 30
