@@ -1,0 +1,36 @@
+"""Full-text search over message content (FTS5 on SQLite, tsvector + GIN on PostgreSQL).
+
+Revision ID: 0003
+Revises: 0001
+Create Date: 2026-11-24
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from parloir.db import search_index
+
+revision = "0003"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def _run(statements: list[str]) -> None:
+    for statement in statements:
+        op.execute(statement)
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        _run(search_index.sqlite_ddl())
+    else:
+        _run(search_index.postgres_ddl())
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        _run(search_index.sqlite_drop())
+    else:
+        _run(search_index.postgres_drop())
