@@ -6,6 +6,13 @@ Scores are turned so that higher is better on both. A page is found in one state
 snippets (``snippet()`` / ``ts_headline()``) are made by a second one for the page's rows
 only, since building a snippet costs more than ranking.
 
+Ranking every match of a common word would cost time in proportion to the whole table, so a
+search ranks the :data:`RANK_WINDOW` most recent matches of the tenant (after the filters):
+exact for any query with fewer matches, and "the best of the latest" for the others. The
+window is found without sorting: FTS5 walks its rowids (insertion order) backwards, and
+PostgreSQL either walks the ``(tenant_id, created_at)`` index backwards checking each row
+against the query (common words) or sorts the few rows the GIN index finds (rare words).
+
 Pages are ordered by score, then newest first; the cursor is the last hit's (score, id), so
 the next page starts strictly after it (keyset pagination, no offsets). Scores depend on the
 whole index (term frequencies), so a page walk is exact while the index does not change;
@@ -36,6 +43,8 @@ from parloir.search_query import ParsedQuery, parse_query
 __all__ = ["MARK_END", "MARK_START", "SearchFilters", "search_messages"]
 
 MAX_LIMIT = 100
+RANK_WINDOW = 5_000
+"""How many of the most recent matches a search ranks (see the module's docstring)."""
 SNIPPET_TOKENS = 24
 MARK_START = "\ue000"
 MARK_END = "\ue001"
@@ -107,29 +116,35 @@ def _ranked(
     after: tuple[float, uuid.UUID] | None,
     limit: int,
 ) -> Select[Any]:
-    source: Any = MESSAGES.join(CONVERSATIONS, _c.id == _m.conversation_id)
     if scope.dialect == "sqlite":
-        source = _FTS.join(MESSAGES, _FTS.c.rowid == _ROWID).join(
-            CONVERSATIONS, _c.id == _m.conversation_id
-        )
+        source: Any = _FTS.join(MESSAGES, _FTS.c.rowid == _ROWID)
+        recency: Any = _FTS.c.rowid  # FTS5 walks its rowids backwards without sorting
+    else:
+        source = MESSAGES
+        recency = _m.created_at  # the (tenant_id, created_at) index walks backwards
     columns = (_m.id, _m.conversation_id, _m.role, _m.seq, _m.created_at)
-    query = (
+    window = (
         select(*columns, _c.agent_id, _c.channel, _c.contact_id, score.label("score"))
         .add_columns(key.label("key"))
-        .select_from(source)
+        .select_from(source.join(CONVERSATIONS, _c.id == _m.conversation_id))
         .where(match, _m.tenant_id == scope.tenant_id)
     )
     equal = [(_c.agent_id, filters.get("agent_id")), (_c.channel, filters.get("channel"))]
     equal += [(_c.contact_id, filters.get("contact_id")), (_m.role, filters.get("role"))]
-    query = scope.filtered(query, equal, _m.created_at, filters.get("since"), filters.get("until"))
+    window = scope.filtered(
+        window, equal, _m.created_at, filters.get("since"), filters.get("until")
+    )
+    hits = window.order_by(recency.desc()).limit(RANK_WINDOW).subquery("hits")
+    query = select(hits)
     if after is not None:
         last: Any = bindparam("after_score", after[0])
         if scope.dialect == "postgresql":
             # ts_rank_cd() is a float4 read back as its shortest decimal: only as a float4
             # again does it equal the stored score.
             last = cast(last, REAL)
-        query = query.where(or_(score < last, and_(score == last, _m.id < after[1])))
-    return query.order_by(score.desc(), _m.id.desc()).limit(limit + 1)
+        condition = and_(hits.c.score == last, hits.c.id < after[1])
+        query = query.where(or_(hits.c.score < last, condition))
+    return query.order_by(hits.c.score.desc(), hits.c.id.desc()).limit(limit + 1)
 
 
 def _snippets(scope: Scope, parsed: ParsedQuery, language: str, keys: list[Any]) -> dict[Any, str]:

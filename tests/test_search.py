@@ -361,3 +361,16 @@ def test_rebuilding_the_index_keeps_every_hit(store, conversation_id):
     ids = {_say(store, conversation_id, f"rebuild target {i}") for i in range(5)}
     store.rebuild_search_index()
     assert set(_ids(store.search("target"))) == ids
+
+
+def test_a_common_query_ranks_the_most_recent_window_of_matches(
+    store, conversation_id, monkeypatch
+):
+    import parloir.search
+
+    monkeypatch.setattr(parloir.search, "RANK_WINDOW", 4)
+    ids = [_say(store, conversation_id, "common " * (1 + i % 3)) for i in range(9)]
+    first = store.search("common", limit=3)
+    rest = store.search("common", limit=3, cursor=first.next_cursor)
+    assert set(_ids(first) + _ids(rest)) == set(ids[-4:])
+    assert rest.next_cursor is None
