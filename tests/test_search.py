@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -9,7 +10,8 @@ import pytest
 from sqlalchemy import Uuid, bindparam, create_engine, text
 
 from parloir import ConfigError, InvalidInputError, Settings, Store
-from parloir.db import migrate
+from parloir.db import migrate, search_index
+from parloir.db.engine import create_engines
 from parloir.search import split_snippet
 
 WEIRD_QUERIES = [
@@ -348,9 +350,12 @@ def test_too_long_or_too_many_terms_is_rejected(store):
 
 def test_the_migration_indexes_messages_stored_before_it(store, database_url, conversation_id):
     before = _say(store, conversation_id, "archived wisdom")
-    engines = store._shared.engines
-    migrate.downgrade(engines.write, "0001")
-    migrate.upgrade(engines.write)
+    engines = create_engines(Settings(database_url=database_url))
+    try:
+        migrate.downgrade(engines.write, "0001")
+        migrate.upgrade(engines.write)
+    finally:
+        engines.dispose()
     assert _ids(store.search("wisdom")) == [before]
     after = _say(store, conversation_id, "fresh wisdom")
     assert set(_ids(store.search("wisdom"))) == {before, after}
@@ -374,3 +379,19 @@ def test_a_common_query_ranks_the_most_recent_window_of_matches(
     rest = store.search("common", limit=3, cursor=first.next_cursor)
     assert set(_ids(first) + _ids(rest)) == set(ids[-4:])
     assert rest.next_cursor is None
+
+
+@pytest.mark.sqlite
+def test_sqlite_has_fts5_and_the_index_leaves_the_pragmas_alone(sqlite_template, tmp_path):
+    shutil.copy(sqlite_template, tmp_path / "parloir.db")
+    engine = create_engines(Settings(database_url=f"sqlite:///{tmp_path / 'parloir.db'}"))
+    try:
+        with engine.write.connect() as conn:
+            assert search_index.sqlite_has_fts5(conn)
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+            kinds = dict(conn.exec_driver_sql("SELECT name, type FROM sqlite_master").all())
+    finally:
+        engine.dispose()
+    assert kinds["messages_fts"] == "table"
+    assert {kinds[f"messages_fts_{t}"] for t in ("insert", "delete", "update")} == {"trigger"}

@@ -33,6 +33,7 @@ __all__ = [
     "rebuild_statements",
     "sqlite_ddl",
     "sqlite_drop",
+    "sqlite_has_fts5",
 ]
 
 FTS_TABLE = "messages_fts"
@@ -46,6 +47,15 @@ _FTS_DELETE = (
     "VALUES ('delete', old.rowid, old.content);"
 )
 _FTS_INSERT = f"INSERT INTO {FTS_TABLE}(rowid, content) VALUES (new.rowid, new.content);"
+
+
+def sqlite_has_fts5(connection: Any) -> bool:
+    """True if this SQLite has FTS5 (its module registers the SQL function ``fts5``)."""
+    try:
+        connection.exec_driver_sql("SELECT fts5(NULL)")
+    except Exception:
+        return False
+    return True
 
 
 def sqlite_ddl() -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 from parloir.db import search_index
+from parloir.errors import SchemaError
 
 revision = "0003"
 down_revision = "0001"
@@ -23,7 +24,13 @@ def _run(statements: list[str]) -> None:
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        if not search_index.sqlite_has_fts5(bind):
+            raise SchemaError(
+                "this Python's SQLite was built without FTS5, which full-text search needs: "
+                "use a Python whose sqlite3 module has it (CPython's official builds do)"
+            )
         _run(search_index.sqlite_ddl())
     else:
         _run(search_index.postgres_ddl())
