@@ -16,13 +16,20 @@ from typing import Literal
 
 from parloir.errors import ConfigError
 
-__all__ = ["DEFAULT_MAX_CONTENT_LENGTH", "Settings", "default_home", "normalize_database_url"]
+__all__ = [
+    "DEFAULT_MAX_CONTENT_LENGTH",
+    "LANGUAGE_PATTERN",
+    "Settings",
+    "default_home",
+    "normalize_database_url",
+]
 
 DEFAULT_MAX_CONTENT_LENGTH = 65_536
 """Longest message content accepted by default, in Unicode code points (64 Ki)."""
 
 Synchronous = Literal["FULL", "NORMAL"]
-_LANGUAGE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?")
+LANGUAGE_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?")
+"""A text search configuration name, optionally schema-qualified (never needs quoting)."""
 
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -70,7 +77,7 @@ class Settings:
             raise ConfigError("sqlite_synchronous must be FULL or NORMAL")
         if self.busy_timeout_ms < 0 or self.max_content_length < 1:
             raise ConfigError("busy_timeout_ms must be >= 0 and max_content_length >= 1")
-        if not _LANGUAGE.fullmatch(self.search_language):
+        if not LANGUAGE_PATTERN.fullmatch(self.search_language):
             raise ConfigError(
                 f"search_language must name a text search configuration (such as simple, "
                 f"english, french), not {self.search_language!r}"

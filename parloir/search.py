@@ -32,9 +32,10 @@ from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 from sqlalchemy.dialects.postgresql import REAL, REGCONFIG
 
+from parloir.config import LANGUAGE_PATTERN
 from parloir.db.search_index import FTS_TABLE, SEARCH_COLUMN
 from parloir.db.tables import CONVERSATIONS, MESSAGES
-from parloir.errors import InvalidInputError
+from parloir.errors import ConfigError, InvalidInputError
 from parloir.inputs import Role
 from parloir.schemas import Page, SearchHit
 from parloir.scope import Scope
@@ -101,10 +102,22 @@ def _sqlite_terms(parsed: ParsedQuery) -> tuple[Any, Any, Any]:
 
 
 def _postgres_terms(parsed: ParsedQuery, language: str) -> tuple[Any, Any, Any]:
-    tsquery = parsed.tsquery(cast(bindparam("language", language), REGCONFIG))
-    # Normalisation 1 divides by 1 + log(length): a long message does not win by length alone.
-    score = func.ts_rank_cd(_VECTOR, tsquery, 1, type_=REAL)
-    return _VECTOR.op("@@")(tsquery), score, _m.id
+    tsquery = parsed.tsquery(_config(language))
+    # The vector is ranked outside the window (see _ranked): the score is made from it there.
+    return _VECTOR.op("@@")(tsquery), tsquery, _m.id
+
+
+def _config(language: str) -> Any:
+    """The text search configuration as a SQL literal, checked like ``Settings`` checks it.
+
+    A literal ``'name'::regconfig`` is resolved once, when the statement is parsed, and the
+    query's tsquery is then folded to a constant. A bound parameter cast to regconfig is only
+    *stable* (it depends on search_path): PostgreSQL would rebuild the tsquery for every row
+    it filters.
+    """
+    if not LANGUAGE_PATTERN.fullmatch(language):
+        raise ConfigError(f"search_language {language!r} is not a configuration name")
+    return literal_column(f"'{language}'::regconfig", REGCONFIG)
 
 
 def _ranked(
@@ -123,8 +136,9 @@ def _ranked(
         source = MESSAGES
         recency = _m.created_at  # the (tenant_id, created_at) index walks backwards
     columns = (_m.id, _m.conversation_id, _m.role, _m.seq, _m.created_at)
+    inner = score.label("score") if scope.dialect == "sqlite" else _VECTOR.label("vector")
     window = (
-        select(*columns, _c.agent_id, _c.channel, _c.contact_id, score.label("score"))
+        select(*columns, _c.agent_id, _c.channel, _c.contact_id, inner)
         .add_columns(key.label("key"))
         .select_from(source.join(CONVERSATIONS, _c.id == _m.conversation_id))
         .where(match, _m.tenant_id == scope.tenant_id)
@@ -134,7 +148,15 @@ def _ranked(
     window = scope.filtered(
         window, equal, _m.created_at, filters.get("since"), filters.get("until")
     )
-    hits = window.order_by(recency.desc()).limit(RANK_WINDOW).subquery("hits")
+    latest = window.order_by(recency.desc()).limit(RANK_WINDOW).subquery("latest")
+    if scope.dialect == "sqlite":
+        hits = select(latest).subquery("hits")
+    else:
+        # Ranked here, over the window only: in the window's own select list PostgreSQL
+        # would rank every match before sorting them by time. Normalisation 1 divides by
+        # 1 + log(length), so that a long message does not win by length alone.
+        rank = func.ts_rank_cd(latest.c.vector, score, 1, type_=REAL).label("score")
+        hits = select(*(c for c in latest.c if c.name != "vector"), rank).subquery("hits")
     query = select(hits)
     if after is not None:
         last: Any = bindparam("after_score", after[0])
@@ -156,7 +178,7 @@ def _snippets(scope: Scope, parsed: ParsedQuery, language: str, keys: list[Any])
         snippet = func.snippet(_FTS_COLUMN, 0, MARK_START, MARK_END, "…", SNIPPET_TOKENS)
         query: Any = select(_FTS.c.rowid, snippet).where(match, _FTS.c.rowid.in_(keys))
     else:
-        config = cast(bindparam("language", language), REGCONFIG)
+        config = _config(language)
         headline = func.ts_headline(config, _m.content, parsed.tsquery(config), _HEADLINE)
         query = select(_m.id, headline).where(_m.id.in_(keys), _m.tenant_id == scope.tenant_id)
     return {row[0]: row[1] for row in scope.session.execute(query)}
