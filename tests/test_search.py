@@ -395,3 +395,12 @@ def test_sqlite_has_fts5_and_the_index_leaves_the_pragmas_alone(sqlite_template,
         engine.dispose()
     assert kinds["messages_fts"] == "table"
     assert {kinds[f"messages_fts_{t}"] for t in ("insert", "delete", "update")} == {"trigger"}
+
+
+def test_search_language_must_be_a_plain_configuration_name():
+    assert Settings(search_language="pg_catalog.english").search_language == "pg_catalog.english"
+    for bad in ("english'; DROP TABLE messages; --", "", "two words", "a.b.c"):
+        with pytest.raises(ConfigError, match="search_language"):
+            Settings(search_language=bad)
+    env = Settings.from_env({"PARLOIR_SEARCH_LANGUAGE": "french", "PARLOIR_HOME": "/tmp"})
+    assert env.search_language == "french"
