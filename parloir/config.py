@@ -8,6 +8,7 @@ when a caller (the CLI, the server) asks it to. ``PARLOIR_DATABASE_URL`` wins ov
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,12 +16,20 @@ from typing import Literal
 
 from parloir.errors import ConfigError
 
-__all__ = ["DEFAULT_MAX_CONTENT_LENGTH", "Settings", "default_home", "normalize_database_url"]
+__all__ = [
+    "DEFAULT_MAX_CONTENT_LENGTH",
+    "LANGUAGE_PATTERN",
+    "Settings",
+    "default_home",
+    "normalize_database_url",
+]
 
 DEFAULT_MAX_CONTENT_LENGTH = 65_536
 """Longest message content accepted by default, in Unicode code points (64 Ki)."""
 
 Synchronous = Literal["FULL", "NORMAL"]
+LANGUAGE_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?")
+"""A text search configuration name, optionally schema-qualified (never needs quoting)."""
 
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -58,6 +67,7 @@ class Settings:
     busy_timeout_ms: int = 5_000
     max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
     capture_prompts: bool = True
+    search_language: str = "simple"
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -67,6 +77,11 @@ class Settings:
             raise ConfigError("sqlite_synchronous must be FULL or NORMAL")
         if self.busy_timeout_ms < 0 or self.max_content_length < 1:
             raise ConfigError("busy_timeout_ms must be >= 0 and max_content_length >= 1")
+        if not LANGUAGE_PATTERN.fullmatch(self.search_language):
+            raise ConfigError(
+                f"search_language must name a text search configuration (such as simple, "
+                f"english, french), not {self.search_language!r}"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -85,6 +100,7 @@ class Settings:
             busy_timeout_ms=_int(env, "PARLOIR_BUSY_TIMEOUT_MS", 5_000),
             max_content_length=_int(env, "PARLOIR_MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH),
             capture_prompts=_bool(env, "PARLOIR_CAPTURE_PROMPTS", True),
+            search_language=env.get("PARLOIR_SEARCH_LANGUAGE") or "simple",
         )
 
     def with_url(self, url: str) -> Settings:

@@ -21,6 +21,7 @@ __all__ = [
     "Page",
     "PostRead",
     "RetrievalRead",
+    "SearchHit",
     "SessionRead",
     "TenantRead",
     "Totals",
@@ -320,3 +321,25 @@ class Totals(Record):
     sessions: int
     audit_events: int
     posts: int
+
+
+class SearchHit(Record):
+    """One message found by a search, with what a result list shows.
+
+    ``snippet`` is an extract of the content with each match between the two markers asked
+    for; ``snippet_parts`` is the same extract cut into ``(text, is_match)`` pairs, for a
+    page that escapes text itself (HTML). ``score`` orders the hits (higher is better); it is
+    comparable only within one search.
+    """
+
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID
+    agent_id: uuid.UUID
+    contact_id: uuid.UUID | None
+    channel: str
+    role: str
+    seq: int
+    created_at: datetime
+    score: float
+    snippet: str
+    snippet_parts: list[tuple[str, bool]]

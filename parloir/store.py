@@ -20,9 +20,10 @@ from parloir.store_accounts import AccountsMixin
 from parloir.store_analytics import AnalyticsMixin
 from parloir.store_ledger import LedgerMixin
 from parloir.store_messages import MessagesMixin
+from parloir.store_search import SearchMixin
 
 __all__ = ["Store"]
 
 
-class Store(AccountsMixin, MessagesMixin, LedgerMixin, AnalyticsMixin):
+class Store(AccountsMixin, MessagesMixin, LedgerMixin, AnalyticsMixin, SearchMixin):
     """A conversation store and LLM-usage ledger on SQLite or PostgreSQL."""

@@ -19,6 +19,7 @@ ENV = {
     "busy_timeout_ms": "PARLOIR_BUSY_TIMEOUT_MS",
     "max_content_length": "PARLOIR_MAX_CONTENT_LENGTH",
     "capture_prompts": "PARLOIR_CAPTURE_PROMPTS",
+    "search_language": "PARLOIR_SEARCH_LANGUAGE",
 }
 
 

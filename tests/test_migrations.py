@@ -12,6 +12,7 @@ from parloir.config import Settings
 from parloir.db import migrate
 from parloir.db.engine import create_engines
 from parloir.db.models import Base
+from parloir.db.search_index import include_object
 
 TABLES = {
     "tenants",
@@ -38,7 +39,9 @@ def _diff(url: str) -> list:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": include_object}
+            )
             return list(compare_metadata(context, Base.metadata))
     finally:
         engine.dispose()

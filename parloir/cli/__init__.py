@@ -49,7 +49,7 @@ def main_callback(
 
 
 def _register() -> None:
-    from parloir.cli import analytics, commands, db
+    from parloir.cli import analytics, commands, db, search
 
     app.add_typer(db.app, name="db")
     app.add_typer(commands.sessions_app, name="sessions")
@@ -57,6 +57,7 @@ def _register() -> None:
     app.command("demo")(commands.demo)
     app.command("stats")(analytics.stats)
     app.add_typer(analytics.costs_app, name="costs")
+    app.command("search")(search.search)
 
 
 _register()

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -36,6 +37,19 @@ def rows(title: str, columns: Sequence[str], values: Sequence[Sequence[Any]]) ->
     for row in values:
         table.add_row(*(str(v) if v is not None else "" for v in row))
     console.print(table)
+
+
+def search_hits(query: str, values: Sequence[Sequence[str]], next_cursor: str | None) -> None:
+    """Print search hits; the snippet column holds Rich markup around the matches only."""
+    table = Table(title=f"Search: {escape(query)}")
+    for column in ("score", "created", "channel", "role"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("snippet", ratio=1)
+    for *cells, snippet in values:
+        table.add_row(*(escape(cell) for cell in cells), snippet)
+    console.print(table)
+    if next_cursor:
+        console.print(f"next page: --cursor {next_cursor}", highlight=False)
 
 
 def message(text: str) -> None:

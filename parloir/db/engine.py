@@ -26,7 +26,7 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 from parloir.config import Settings
-from parloir.errors import MissingDependencyError
+from parloir.errors import ConfigError, MissingDependencyError
 
 __all__ = ["Engines", "create_engines"]
 
@@ -73,6 +73,7 @@ def _postgres_engines(settings: Settings) -> Engines:
         @event.listens_for(made, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             set_json_loads(_json_loads, dbapi_connection)
+            _set_search_language(dbapi_connection, settings.search_language)
 
         return made
 
@@ -81,6 +82,22 @@ def _postgres_engines(settings: Settings) -> Engines:
     # BEGIN, the statement and COMMIT. A pool of their own keeps its connections in that mode.
     read = engine(isolation_level="AUTOCOMMIT")
     return Engines(write=write, read=read)
+
+
+def _set_search_language(dbapi_connection: Any, language: str) -> None:
+    """Tell the search trigger which text search configuration to index with (the cast
+    fails at once, on connect, if the configuration does not exist)."""
+    import psycopg
+
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('parloir.search_language', %s::regconfig::text, false)",
+                (language,),
+            )
+        dbapi_connection.commit()
+    except psycopg.Error as error:
+        raise ConfigError(f"search_language {language!r} is not usable: {error}") from None
 
 
 def _ping_when_idle(engine: Engine) -> None:
