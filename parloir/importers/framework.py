@@ -166,6 +166,29 @@ class Context:
             row["updated_at"] = row["created_at"]
         return row
 
+    def llm_call(self, **values: Any) -> Row:
+        """An ``llm_calls`` row: counts 0, operation ``chat``, success, unless given."""
+        from parloir.db.tables import LLM_CALLS
+
+        row = self.row(
+            LLM_CALLS,
+            operation="chat",
+            input_tokens=0,
+            output_tokens=0,
+            cached_tokens=0,
+            reasoning_tokens=0,
+            total_tokens=0,
+            is_success=True,
+        )
+        row.update(values)
+        row["model"] = (row["model"] or "unknown")[:200]
+        row["total_tokens"] = max(
+            row["total_tokens"] or 0, (row["input_tokens"] or 0) + (row["output_tokens"] or 0)
+        )
+        row["metadata"] = check_json(row["metadata"] or {})
+        check_text(row["error_message"], None, "error")
+        return row
+
     def agent(self, key: str, name: str, **fields: Any) -> uuid.UUID:
         """The agent standing for a source's bot (created at the first import)."""
         from parloir.db.tables import AGENTS

@@ -269,19 +269,22 @@ def _counters(sink: Sink, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, _Counters
     return {_uuid(r[0]): _Counters(r[1], r[2], as_time(r[3])) for r in rows}
 
 
-def _taken_keys(sink: Sink, conversation_ids: Sequence[uuid.UUID]) -> set[tuple[Any, ...]]:
-    """``(conversation, 'k'|'e', key)`` of the keyed messages stored in those conversations."""
-    sql = (
-        "SELECT conversation_id, idempotency_key, external_id FROM messages"
-        " WHERE conversation_id IN ({in})"
-        " AND (idempotency_key IS NOT NULL OR external_id IS NOT NULL)"
-    )
+def _taken_keys(sink: Sink, rows: Sequence[Row], old: set[uuid.UUID]) -> set[tuple[Any, ...]]:
+    """``(conversation, 'k'|'e', key)`` already used in ``old`` conversations by the keys of
+    ``rows`` (one indexed lookup per conversation and kind of key)."""
+    wanted: dict[tuple[uuid.UUID, str], set[str]] = defaultdict(set)
+    for row in rows:
+        cid = row["conversation_id"]
+        if cid in old:
+            if row["idempotency_key"] is not None:
+                wanted[(cid, "k")].add(row["idempotency_key"])
+            if row["external_id"] is not None:
+                wanted[(cid, "e")].add(row["external_id"])
     taken: set[tuple[Any, ...]] = set()
-    for cid, key, ext in _fetch(sink, sql, [], conversation_ids):
-        if key is not None:
-            taken.add((_uuid(cid), "k", key))
-        if ext is not None:
-            taken.add((_uuid(cid), "e", ext))
+    for (cid, kind), keys in wanted.items():
+        column = "idempotency_key" if kind == "k" else "external_id"
+        sql = f"SELECT {column} FROM messages WHERE conversation_id = ? AND {column} IN ({{in}})"
+        taken.update((cid, kind, key) for (key,) in _fetch(sink, sql, [cid], list(keys)))
     return taken
 
 
@@ -300,7 +303,7 @@ def write_messages(
     old = list({r["conversation_id"] for r in rows} - fresh)
     present = existing_ids(sink, MESSAGES, (r["id"] for r in rows if r["conversation_id"] in old))
     counters = _counters(sink, old)
-    taken = _taken_keys(sink, old) if old else set()
+    taken = _taken_keys(sink, rows, set(old))
     stored: set[uuid.UUID] = set(present)
     new: list[Row] = []
     for row in rows:
