@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
 
+from parloir import exporting
+from parloir.errors import InvalidInputError
 from parloir.importers import ImportOptions, ImportReport, run_import
 from parloir.store_base import StoreBase
+from parloir.validation import require_aware
 
 __all__ = ["ImportExportMixin"]
 
@@ -44,3 +50,38 @@ class ImportExportMixin(StoreBase):
             progress=progress,
             on_total=on_total,
         )
+
+    def export_conversations(
+        self,
+        *,
+        agent_id: uuid.UUID | None = None,
+        contact_id: uuid.UUID | None = None,
+        since: datetime | None = None,
+        page_size: int = 100,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield this tenant's conversations, oldest first, as OpenAI-format export lines.
+
+        Each item has the conversation's fields, its ``agent`` and ``contact``, its
+        ``messages`` (``role``, ``content`` and parloir's fields), its ``llm_calls`` and its
+        ``feedback`` (linked to a message by ``message_seq``). Filters: the agent, the
+        contact, conversations created at or after ``since``. Pages of ``page_size``
+        conversations are read in short transactions (keyset pagination on the id).
+        """
+        require_aware("since", since)
+        if not 1 <= page_size <= 10_000:
+            raise InvalidInputError.single("page_size", "range", "must be 1 to 10000")
+        after: uuid.UUID | None = None
+        while True:
+            with self._read() as scope:
+                page = exporting.export_page(
+                    scope,
+                    after=after,
+                    limit=page_size,
+                    agent_id=agent_id,
+                    contact_id=contact_id,
+                    since=since,
+                )
+            yield from page
+            if len(page) < page_size:
+                return
+            after = uuid.UUID(page[-1]["id"])

@@ -57,6 +57,7 @@ def _register() -> None:
     app.command("demo")(commands.demo)
     app.command("stats")(commands.stats)
     app.command("import")(transfer.import_command)
+    app.command("export")(transfer.export_command)
 
 
 _register()

@@ -1,14 +1,22 @@
-"""``parloir import`` and ``parloir export``."""
+"""``parloir import`` and ``parloir export``: thin shells over ``Store.import_source`` and
+``Store.export_conversations``."""
 
 from __future__ import annotations
 
+import csv
+import json
+import sys
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from parloir import exporting
 from parloir.cli import render
 from parloir.importers import ImportOptions
 from parloir.importers.framework import COST_UNITS
@@ -96,3 +104,90 @@ def import_command(
         render.rows("Skipped", ["entity", "reason", "rows"], skipped)
     if data["notes"]:
         render.key_values("Notes", data["notes"])
+
+
+def export_command(
+    ctx: typer.Context,
+    agent: Annotated[
+        str | None, typer.Option("--agent", help="Only this agent's conversations (id or name).")
+    ] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option("--since", help="Only conversations created at or after (UTC if naive)."),
+    ] = None,
+    contact: Annotated[
+        str | None,
+        typer.Option("--contact", help="Only this contact's (id, or CHANNEL:EXTERNAL_ID)."),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="jsonl (one conversation a line) or csv.")
+    ] = "jsonl",
+    output: Annotated[
+        Path | None, typer.Option("--output", help="File to write (default: standard output).")
+    ] = None,
+    tenant: TenantOption = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Export conversations (OpenAI message format, with LLM calls and feedback)."""
+    if output_format not in ("jsonl", "csv"):
+        raise typer.BadParameter("must be jsonl or csv", param_hint="--format")
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    with _open(ctx, tenant) as store, ExitStack() as stack:
+        agent_id = _agent_id(store, agent)
+        contact_id = _contact_id(store, contact)
+        handle: TextIO = (
+            stack.enter_context(output.open("w", encoding="utf-8", newline=""))
+            if output is not None
+            else sys.stdout
+        )
+        lines = store.export_conversations(agent_id=agent_id, contact_id=contact_id, since=since)
+        counts = _write(lines, handle, output_format)
+    if json_output or output is not None:
+        summary = {"conversations": counts[0], "messages": counts[1], "format": output_format}
+        if json_output:
+            render.emit_json(summary)
+        else:
+            render.key_values(f"Exported to {output}", summary)
+
+
+def _write(lines: Iterator[dict[str, Any]], handle: TextIO, output_format: str) -> tuple[int, int]:
+    conversations = messages = 0
+    writer = csv.writer(handle) if output_format == "csv" else None
+    if writer is not None:
+        writer.writerow(exporting.CSV_COLUMNS)
+    for line in lines:
+        conversations += 1
+        messages += len(line["messages"])
+        if writer is not None:
+            writer.writerows(exporting.csv_rows(line))
+        else:
+            handle.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+    return conversations, messages
+
+
+def _agent_id(store: Store, agent: str | None) -> uuid.UUID | None:
+    if agent is None:
+        return None
+    try:
+        return uuid.UUID(agent)
+    except ValueError:
+        pass
+    for found in store.list_agents():
+        if found.name == agent:
+            return found.id
+    raise typer.BadParameter(f"no agent {agent!r}", param_hint="--agent")
+
+
+def _contact_id(store: Store, contact: str | None) -> uuid.UUID | None:
+    if contact is None:
+        return None
+    try:
+        return uuid.UUID(contact)
+    except ValueError:
+        pass
+    channel, _, external_id = contact.partition(":")
+    found = store.find_contact(channel, external_id) if external_id else None
+    if found is None:
+        raise typer.BadParameter(f"no contact {contact!r}", param_hint="--contact")
+    return found.id

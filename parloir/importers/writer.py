@@ -43,6 +43,7 @@ __all__ = [
     "Resolved",
     "Sink",
     "existing_ids",
+    "owners",
     "write_agents",
     "write_audit_events",
     "write_contacts",
@@ -110,6 +111,12 @@ def existing_ids(sink: Sink, table: Table, ids: Iterable[uuid.UUID]) -> set[uuid
     """The ids among ``ids`` already stored in ``table``."""
     rows = _fetch(sink, f'SELECT id FROM "{table.name}" WHERE id IN ({{in}})', [], list(set(ids)))
     return {_uuid(row[0]) for row in rows}
+
+
+def owners(sink: Sink, table: Table, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """The tenant of each of ``ids`` stored in ``table`` (in any tenant)."""
+    sql = f'SELECT id, tenant_id FROM "{table.name}" WHERE id IN ({{in}})'
+    return {_uuid(a): _uuid(b) for a, b in _fetch(sink, sql, [], list(set(ids)))}
 
 
 def _new_rows(sink: Sink, table: Table, entity: str, rows: Sequence[Row]) -> list[Row]:
@@ -231,8 +238,22 @@ def write_sessions(sink: Sink, rows: Sequence[Row]) -> None:
 
 
 def write_llm_calls(sink: Sink, rows: Sequence[Row]) -> None:
-    """LLM calls (the usage ledger), recognised again by their deterministic id."""
-    _insert(sink, LLM_CALLS, "llm_calls", _new_rows(sink, LLM_CALLS, "llm_calls", rows))
+    """LLM calls (the usage ledger), recognised again by their deterministic id; a call whose
+    ``idempotency_key`` is already used in the tenant is skipped (``duplicate_key``)."""
+    new = _new_rows(sink, LLM_CALLS, "llm_calls", rows)
+    keys = [r["idempotency_key"] for r in new if r["idempotency_key"] is not None]
+    if keys:
+        taken = _by_natural_key(sink, LLM_CALLS, ["idempotency_key"], [(k,) for k in keys])
+        kept = []
+        for row in new:
+            key = (row["idempotency_key"],)
+            if row["idempotency_key"] is not None and key in taken:
+                sink.report.skip("llm_calls", "duplicate_key")
+                continue
+            taken[key] = row["id"]
+            kept.append(row)
+        new = kept
+    _insert(sink, LLM_CALLS, "llm_calls", new)
 
 
 def write_retrievals(sink: Sink, rows: Sequence[Row]) -> None:
