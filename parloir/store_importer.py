@@ -45,6 +45,7 @@ class ImportExportMixin(StoreBase):
             tenant_id=self._tenant_id,
             now=self._shared.clock(),
             max_content_length=settings.max_content_length,
+            capture_prompts=settings.capture_prompts,
             dry_run=dry_run,
             options=options,
             progress=progress,

@@ -102,10 +102,15 @@ def _copy(
     raw = connection.connection.driver_connection
     assert raw is not None
     columns = ", ".join(f'"{name}"' for name in names)
+    # Every value of a JSON column is JSON (a bare string too), as the column type stores it.
+    is_json = [isinstance(table.c[name].type, JSON) for name in names]
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
         for row in rows:
             copy.write_row(
-                [Jsonb(v) if isinstance(v, dict | list) else v for v in (row[n] for n in names)]
+                [
+                    Jsonb(v) if v is not None and (j or isinstance(v, dict | list)) else v
+                    for v, j in zip((row[n] for n in names), is_json, strict=True)
+                ]
             )
 
 

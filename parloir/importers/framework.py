@@ -106,7 +106,13 @@ class Context:
             self.progress(len(rows))
 
     def id(self, when: datetime | None, *parts: object) -> uuid.UUID:
-        """The deterministic id of a source row (see :func:`stable_id`)."""
+        """The deterministic id of a source row (see :func:`stable_id`).
+
+        ``when`` is the row's source time; the import's own time (what :meth:`time` falls
+        back to) is not used, so that the id is the same at every run.
+        """
+        if when is self.sink.now:
+            when = None
         return stable_id(self.tenant_id, when, self.layout, *parts)
 
     def time(self, value: Any, fallback: datetime | None = None) -> datetime:
@@ -187,6 +193,10 @@ class Context:
         )
         row["metadata"] = check_json(row["metadata"] or {})
         check_text(row["error_message"], None, "error")
+        if not self.sink.capture_prompts:  # PARLOIR_CAPTURE_PROMPTS=false: not kept
+            row["prompt"] = row["response"] = None
+        for field in ("prompt", "response"):
+            row[field] = check_json(row[field], field)
         return row
 
     def agent(self, key: str, name: str, **fields: Any) -> uuid.UUID:
@@ -267,6 +277,7 @@ def run_import(
     tenant_id: uuid.UUID,
     now: datetime,
     max_content_length: int,
+    capture_prompts: bool = True,
     dry_run: bool = False,
     options: ImportOptions | None = None,
     progress: Progress | None = None,
@@ -285,7 +296,9 @@ def run_import(
             if connection.dialect.name == "sqlite":
                 connection.exec_driver_sql("PRAGMA cache_size=-65536")  # 64 MiB for the run
                 connection.commit()
-            sink = writer.Sink(connection, tenant_id, now, max_content_length, report)
+            sink = writer.Sink(
+                connection, tenant_id, now, max_content_length, report, capture_prompts
+            )
             ctx = Context(source, connection, sink, options, layout.name, dry_run)
             if progress is not None:
                 ctx.progress = progress

@@ -44,6 +44,7 @@ __all__ = [
     "Sink",
     "existing_ids",
     "owners",
+    "set_message_tokens",
     "write_agents",
     "write_audit_events",
     "write_contacts",
@@ -70,6 +71,7 @@ class Sink:
     now: datetime
     max_content_length: int
     report: ImportReport
+    capture_prompts: bool = True
 
     @property
     def dialect(self) -> str:
@@ -270,6 +272,21 @@ def write_audit_events(sink: Sink, rows: Sequence[Row]) -> None:
     """Audit events, recognised again by their deterministic id."""
     entity = "audit_events"
     _insert(sink, AUDIT_EVENTS, entity, _new_rows(sink, AUDIT_EVENTS, entity, rows))
+
+
+def set_message_tokens(sink: Sink, tokens: Sequence[tuple[uuid.UUID, int]]) -> None:
+    """Fill ``messages.token_count`` from the calls that produced them (where still NULL)."""
+    if not tokens:
+        return
+    sql = "UPDATE messages SET token_count = ? WHERE id = ? AND token_count IS NULL"
+    raw = sink.connection.connection.driver_connection
+    assert raw is not None
+    params = [(n, _param(sink, mid)) for mid, n in tokens]
+    if sink.dialect == "sqlite":
+        raw.executemany(sql, params)
+    else:
+        with raw.cursor() as cursor:
+            cursor.executemany(sql.replace("?", "%s"), params)
 
 
 @dataclass
