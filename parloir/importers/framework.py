@@ -195,8 +195,8 @@ class Context:
         check_text(row["error_message"], None, "error")
         if not self.sink.capture_prompts:  # PARLOIR_CAPTURE_PROMPTS=false: not kept
             row["prompt"] = row["response"] = None
-        for field in ("prompt", "response"):
-            row[field] = check_json(row[field], field)
+        for name in ("prompt", "response"):
+            row[name] = check_json(row[name], name)
         return row
 
     def agent(self, key: str, name: str, **fields: Any) -> uuid.UUID:
