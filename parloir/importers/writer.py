@@ -43,6 +43,8 @@ __all__ = [
     "Resolved",
     "Sink",
     "existing_ids",
+    "find_messages",
+    "merge_message_metadata",
     "owners",
     "set_message_tokens",
     "write_agents",
@@ -221,12 +223,11 @@ def write_contacts(sink: Sink, rows: Sequence[Row], quiet: bool = False) -> Reso
     return _resolve(sink, CONTACTS, "contacts", rows, ["channel", "external_id"], quiet)
 
 
-def write_conversations(sink: Sink, rows: Sequence[Row]) -> Resolved:
+def write_conversations(sink: Sink, rows: Sequence[Row], quiet: bool = False) -> Resolved:
     """Conversations (counters at 0: :func:`write_messages` moves them), matched on
-    ``(agent_id, channel, external_id)``."""
-    return _resolve(
-        sink, CONVERSATIONS, "conversations", rows, ["agent_id", "channel", "external_id"]
-    )
+    ``(agent_id, channel, external_id)``; ``quiet`` as for :func:`write_contacts`."""
+    columns = ["agent_id", "channel", "external_id"]
+    return _resolve(sink, CONVERSATIONS, "conversations", rows, columns, quiet)
 
 
 def write_posts(sink: Sink, rows: Sequence[Row]) -> Resolved:
@@ -272,6 +273,27 @@ def write_audit_events(sink: Sink, rows: Sequence[Row]) -> None:
     """Audit events, recognised again by their deterministic id."""
     entity = "audit_events"
     _insert(sink, AUDIT_EVENTS, entity, _new_rows(sink, AUDIT_EVENTS, entity, rows))
+
+
+def find_messages(
+    sink: Sink, conversation_ids: Sequence[uuid.UUID]
+) -> dict[tuple[uuid.UUID, str, str], uuid.UUID]:
+    """Stored messages of these conversations by ``(conversation, role, content)``."""
+    sql = "SELECT conversation_id, role, content, id FROM messages WHERE conversation_id IN ({in})"
+    rows = _fetch(sink, sql, [], list(set(conversation_ids)))
+    return {(_uuid(c), role, content): _uuid(i) for c, role, content, i in rows}
+
+
+def merge_message_metadata(sink: Sink, message_id: uuid.UUID, extra: dict[str, Any]) -> None:
+    """Add ``extra``'s keys to a stored message's metadata."""
+    from sqlalchemy import select, update
+
+    from parloir.db.tables import MESSAGES as M
+
+    query = select(M.c.metadata).where(M.c.id == message_id)
+    current = sink.connection.execute(query).scalar_one()
+    merged = {**(current or {}), **extra}
+    sink.connection.execute(update(M).where(M.c.id == message_id).values(metadata=merged))
 
 
 def set_message_tokens(sink: Sink, tokens: Sequence[tuple[uuid.UUID, int]]) -> None:

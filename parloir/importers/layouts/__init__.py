@@ -1,3 +1,10 @@
 """The source layouts parloir imports, in detection order (most specific first)."""
 
-from parloir.importers.layouts import jsonl, legacy, linkedin, supabase, telegram  # noqa: F401
+from parloir.importers.layouts import (  # noqa: F401
+    jsonl,
+    legacy,
+    linkedin,
+    rag,
+    supabase,
+    telegram,
+)
