@@ -171,6 +171,7 @@ def test_rag_import(store: Store, rag: SourceDB) -> None:
     assert users["prof"].metadata["legacy_role"] == "teacher"
     convs = {c.external_id: c for c in store.list_conversations().items}
     question, answer = store.last_messages(convs["sess-A"].id)
+    assert (question.role, question.content) == ("user", "Horaires de la BU ?")
     assert answer.sources == ["guide.pdf"]
     assert answer.metadata["intent_analysis"] == {"intent": "hours"}
     assert answer.metadata["token_breakdown"]["total_cost_usd"] == 0.00123
