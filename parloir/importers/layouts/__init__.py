@@ -2,6 +2,7 @@
 
 from parloir.importers.layouts import (  # noqa: F401
     jsonl,
+    langchain,
     legacy,
     linkedin,
     rag,
