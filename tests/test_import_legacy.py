@@ -10,6 +10,7 @@ from import_sources import SourceDB, make_source, source_kind  # noqa: F401
 
 from parloir import Store
 from parloir.errors import InvalidInputError
+from parloir.importers import ImportOptions
 
 DDL = """
 CREATE TABLE conversations (
@@ -122,8 +123,6 @@ def test_dry_run_writes_nothing(store: Store, legacy: SourceDB) -> None:
 
 
 def test_small_chunks_give_the_same_result(store: Store, legacy: SourceDB) -> None:
-    from parloir.importers import ImportOptions
-
     report = store.import_source(legacy.location, options=ImportOptions(chunk_size=2))
     assert report.imported["messages"] == 15
 
@@ -140,6 +139,62 @@ def test_unknown_sources_are_refused(store: Store, tmp_path, make_source) -> Non
     with pytest.raises(InvalidInputError, match="no known layout"):
         store.import_source(other.location)
     with pytest.raises(InvalidInputError, match="unknown layout"):
-        from parloir.importers import ImportOptions
-
         store.import_source(other.location, options=ImportOptions(layout="nope"))
+
+
+def test_rows_without_time_get_the_same_id_with_a_real_clock(make_store, legacy: SourceDB) -> None:
+    store = make_store()  # the real clock: the import's time changes between runs
+    first = store.import_source(legacy.location)
+    assert store.import_source(legacy.location).total_imported == 0
+    assert store.totals().conversations == first.imported["conversations"]
+
+
+@pytest.mark.parametrize("source_kind", ["sqlite"], indirect=True)
+def test_invalid_utf8_in_a_sqlite_source_is_skipped(store: Store, make_source) -> None:  # noqa: F811
+    import sqlite3
+
+    source = make_source(DDL, {"conversations": [{"id": "ok", "question": "q", "response": "r"}]})
+    db = sqlite3.connect(source.location)
+    db.execute(
+        "INSERT INTO conversations (id, question, response) "
+        "VALUES ('bad', CAST(X'C328' AS TEXT), 'r')"
+    )
+    db.commit()
+    db.close()
+    report = store.import_source(source.location, options=ImportOptions(chunk_size=1))
+    assert report.imported["conversations"] == 1
+    assert report.skipped["conversations"]["invalid_content"] == 1
+
+
+@pytest.mark.parametrize("source_kind", ["sqlite"], indirect=True)
+def test_cli_import_json_report(database_url: str, make_source) -> None:  # noqa: F811
+    import json
+
+    from typer.testing import CliRunner
+
+    from parloir.cli import app
+
+    source = make_source(DDL, {"conversations": _rows("sqlite")})
+    with Store.open(database_url) as store:
+        store.create_tenant(name="Acme", slug="acme")
+    result = CliRunner().invoke(
+        app,
+        [
+            "--database-url",
+            database_url,
+            "import",
+            source.location,
+            "--tenant",
+            "acme",
+            "--json",
+            "--chunk-size",
+            "3",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["imported"]["messages"] == 15 and report["notes"]["non_uuid_ids"] == 4
+    bad = CliRunner().invoke(
+        app, ["--database-url", database_url, "import", source.location, "--cost-unit", "kg"]
+    )
+    assert isinstance(bad.exception, InvalidInputError) and "cost_unit" in str(bad.exception)

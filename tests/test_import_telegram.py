@@ -8,6 +8,7 @@ import pytest
 from import_sources import SourceDB, make_source, source_kind  # noqa: F401
 
 from parloir import Store
+from parloir.importers import ImportOptions
 
 # The seed's DDL; the UNIQUE on telegram_update_id and the foreign keys are left out, as in
 # a database that lost them: duplicates and orphans must still be handled.
@@ -249,3 +250,28 @@ def test_telegram_dry_run(store: Store, telegram: SourceDB) -> None:
     assert report.imported["messages"] == 5
     totals = store.totals()
     assert (totals.messages, totals.conversations, totals.llm_calls) == (0, 0, 0)
+
+
+def test_chunks_split_conversations_and_merge_into_live_data(
+    store: Store, telegram: SourceDB
+) -> None:
+    agent = store.create_agent(name="live")
+    assert agent.id  # another agent: the import makes its own
+    first = store.import_source(telegram.location, options=ImportOptions(chunk_size=2))
+    assert first.imported["messages"] == 5
+    chat = next(c for c in store.list_conversations().items if c.external_id == "123456")
+    # The live bot goes on appending; a later import continues after it.
+    store.append_message(chat.id, role="user", content="live", created_at=_at(30))
+    again = store.import_source(telegram.location, options=ImportOptions(chunk_size=3))
+    assert again.total_imported == 0
+    messages = store.last_messages(chat.id)
+    assert [m.seq for m in messages] == [1, 2, 3, 4, 5]
+    assert store.get_conversation(chat.id).message_count == 5
+
+
+def test_prompts_are_not_kept_when_capture_is_off(make_store, telegram: SourceDB) -> None:
+    from parloir.config import Settings
+
+    store = make_store(settings=Settings(capture_prompts=False))
+    store.import_source(telegram.location)
+    assert all(c.prompt is None for c in store.list_llm_calls().items)

@@ -54,7 +54,15 @@ def stable_id(tenant_id: uuid.UUID, when: datetime | None, *parts: object) -> uu
     ms = (when - _EPOCH) // _MS if when is not None else 0
     value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | ((bits >> 62) & 0xFFF) << 64
     value |= 0b10 << 62 | (bits & ((1 << 62) - 1))
-    return uuid.UUID(int=value)
+    return _make_uuid(value)
+
+
+def _make_uuid(value: int) -> uuid.UUID:
+    """``uuid.UUID(int=value)`` without its argument checks (``value`` is built valid)."""
+    made = object.__new__(uuid.UUID)
+    object.__setattr__(made, "int", value)
+    object.__setattr__(made, "is_safe", uuid.SafeUUID.unknown)
+    return made
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -173,7 +181,16 @@ def _clean(value: Any, depth: int = 0) -> bool:
     if depth > 50:
         return False
     if kind is dict:
-        return all(type(k) is str and _clean(k) and _clean(v, depth + 1) for k, v in value.items())
+        for key, item in value.items():
+            if type(key) is not str or _BAD_TEXT.search(key) is not None:
+                return False
+            kind = type(item)
+            if kind is str:
+                if _BAD_TEXT.search(item) is not None:
+                    return False
+            elif not (kind is int or kind is bool or item is None or _clean(item, depth + 1)):
+                return False
+        return True
     if kind is list:
         return all(_clean(v, depth + 1) for v in value)
     return False

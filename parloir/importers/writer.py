@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +46,7 @@ __all__ = [
     "find_messages",
     "merge_message_metadata",
     "owners",
+    "resolve_conversations",
     "set_message_tokens",
     "write_agents",
     "write_audit_events",
@@ -74,6 +75,7 @@ class Sink:
     max_content_length: int
     report: ImportReport
     capture_prompts: bool = True
+    pending: dict[uuid.UUID, Row] = field(default_factory=dict)
 
     @property
     def dialect(self) -> str:
@@ -176,6 +178,7 @@ def _resolve(
     rows: Sequence[Row],
     columns: Sequence[str],
     quiet: bool = False,
+    insert: bool = True,
 ) -> Resolved:
     """Insert the rows not stored yet (by id or natural key).
 
@@ -203,7 +206,10 @@ def _resolve(
             fresh.append(row)
             if columns and None not in key:
                 taken[key] = row["id"]
-    _insert(sink, table, entity, fresh)
+    if insert:
+        _insert(sink, table, entity, fresh)
+    else:
+        sink.pending = {r["id"]: r for r in fresh}
     return mapping, {r["id"] for r in fresh}
 
 
@@ -228,6 +234,13 @@ def write_conversations(sink: Sink, rows: Sequence[Row], quiet: bool = False) ->
     ``(agent_id, channel, external_id)``; ``quiet`` as for :func:`write_contacts`."""
     columns = ["agent_id", "channel", "external_id"]
     return _resolve(sink, CONVERSATIONS, "conversations", rows, columns, quiet)
+
+
+def resolve_conversations(sink: Sink, rows: Sequence[Row], quiet: bool = False) -> Resolved:
+    """As :func:`write_conversations`, but the new conversations are written by the next
+    :func:`write_messages` call, with their final counters (one write per row, no update)."""
+    columns = ["agent_id", "channel", "external_id"]
+    return _resolve(sink, CONVERSATIONS, "conversations", rows, columns, quiet, insert=False)
 
 
 def write_posts(sink: Sink, rows: Sequence[Row]) -> Resolved:
@@ -359,7 +372,7 @@ def write_messages(
     ``fresh`` names conversations created in this transaction (nothing to look up for them).
     Returns the ids of the rows now stored (written now or before).
     """
-    fresh = fresh or set()
+    fresh = (fresh or set()) | sink.pending.keys()
     old = list({r["conversation_id"] for r in rows} - fresh)
     present = existing_ids(sink, MESSAGES, (r["id"] for r in rows if r["conversation_id"] in old))
     counters = _counters(sink, old)
@@ -390,8 +403,16 @@ def write_messages(
         row["seq"] = state.last_seq
         stored.add(row["id"])
         new.append(row)
+    pending, sink.pending = sink.pending, {}
+    for cid, conversation in pending.items():  # new conversations: written with their counters
+        state = counters.get(cid)
+        if state is not None:
+            conversation.update(
+                last_seq=state.last_seq, message_count=state.count, last_message_at=state.last_at
+            )
+    _insert(sink, CONVERSATIONS, "conversations", list(pending.values()))
     _insert(sink, MESSAGES, "messages", new)
-    _move_counters(sink, counters, {r["conversation_id"] for r in new})
+    _move_counters(sink, counters, {r["conversation_id"] for r in new} - pending.keys())
     return stored
 
 

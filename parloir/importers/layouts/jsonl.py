@@ -151,7 +151,7 @@ class _Parts:
             conv["agent_id"] = agents.get(conv["agent_id"], conv["agent_id"])
             if conv["contact_id"] is not None:
                 conv["contact_id"] = contacts[conv["contact_id"]]
-        ids, fresh = writer.write_conversations(sink, self.conversations)
+        ids, fresh = writer.resolve_conversations(sink, self.conversations)
         for row in (*self.messages, *self.calls, *self.feedback):
             row["conversation_id"] = ids[row["conversation_id"]]
         stored = writer.write_messages(sink, self.messages, fresh)

@@ -68,7 +68,7 @@ def _chunk(ctx: Context, sink: writer.Sink, agent_id: uuid.UUID, rows: list[Row]
             messages.append(_message(ctx, row, conversations[session]["id"]))
         except Invalid as error:
             ctx.report.skip("messages", error.reason)
-    ids, fresh = writer.write_conversations(sink, list(conversations.values()), quiet=True)
+    ids, fresh = writer.resolve_conversations(sink, list(conversations.values()), quiet=True)
     for message in messages:
         message["conversation_id"] = ids[message["conversation_id"]]
     writer.write_messages(sink, messages, fresh)

@@ -59,7 +59,7 @@ def _chunk(ctx: Context, sink: writer.Sink, agent_id: uuid.UUID, rows: list[Row]
     for conversation in conversations:
         if conversation["contact_id"] is not None:
             conversation["contact_id"] = contact_ids[conversation["contact_id"]]
-    conversation_ids, fresh = writer.write_conversations(sink, conversations)
+    conversation_ids, fresh = writer.resolve_conversations(sink, conversations)
     for message in messages:
         message["conversation_id"] = conversation_ids[message["conversation_id"]]
     writer.write_messages(sink, messages, fresh)
