@@ -36,12 +36,24 @@ class Legacy(Layout):
 
     def run(self, ctx: Context) -> None:
         agent_id = ctx.agent("bot", "Legacy assistant")
+        known: dict[uuid.UUID, uuid.UUID] = {}  # contacts resolved by earlier chunks
         for rows in ctx.read(f"SELECT * FROM {quote_name(TABLE)}"):
             with ctx.chunk() as sink:
-                _chunk(ctx, sink, agent_id, rows)
+                _chunk(ctx, sink, agent_id, rows, known)
+            if len(known) > KNOWN_CONTACTS:
+                known.clear()  # bounded memory: look them up again
 
 
-def _chunk(ctx: Context, sink: writer.Sink, agent_id: uuid.UUID, rows: list[Row]) -> None:
+KNOWN_CONTACTS = 100_000
+
+
+def _chunk(
+    ctx: Context,
+    sink: writer.Sink,
+    agent_id: uuid.UUID,
+    rows: list[Row],
+    known: dict[uuid.UUID, uuid.UUID],
+) -> None:
     contacts: dict[uuid.UUID, Row] = {}
     conversations: list[Row] = []
     messages: list[Row] = []
@@ -51,14 +63,16 @@ def _chunk(ctx: Context, sink: writer.Sink, agent_id: uuid.UUID, rows: list[Row]
         except Invalid as error:
             ctx.report.skip("conversations", error.reason)
             continue
-        if contact is not None:
+        if contact is not None and contact["id"] not in known:
             contacts.setdefault(contact["id"], contact)
         conversations.append(conversation)
         messages.extend(pair)
     contact_ids, _ = writer.write_contacts(sink, list(contacts.values()), quiet=True)
+    known.update(contact_ids)
     for conversation in conversations:
         if conversation["contact_id"] is not None:
-            conversation["contact_id"] = contact_ids[conversation["contact_id"]]
+            cid = conversation["contact_id"]
+            conversation["contact_id"] = contact_ids.get(cid) or known[cid]
     conversation_ids, fresh = writer.resolve_conversations(sink, conversations)
     for message in messages:
         message["conversation_id"] = conversation_ids[message["conversation_id"]]

@@ -20,7 +20,15 @@ from parloir.db.tables import CONTACTS, CONVERSATIONS, MESSAGES, POSTS
 from parloir.importers import writer
 from parloir.importers.framework import COST_UNITS, Context, Layout, register
 from parloir.importers.sources import Row, Source
-from parloir.importers.values import Invalid, as_bool, as_int, as_json, as_object, as_text
+from parloir.importers.values import (
+    Invalid,
+    as_bool,
+    as_int,
+    as_json,
+    as_object,
+    as_text,
+    check_text,
+)
 
 Map = dict[str, uuid.UUID]
 STATUSES = {"active", "archived", "blocked"}
@@ -186,13 +194,7 @@ def _post(ctx: Context, row: Row, extra: tuple[uuid.UUID, Map]) -> Row:
     created = ctx.time(row.get("created_at"))
     source_id = as_text(row.get("id"))
     text = "" if row.get("content") is None else str(row["content"])
-    ctx.message(
-        row_id=agent_id,
-        conversation_id=agent_id,
-        role="assistant",
-        content=text,
-        created_at=created,
-    )  # the same checks as a message's text
+    check_text(text, ctx.sink.max_content_length)  # the checks of a message's text
     meta = as_object(row.get("metadata"))
     meta["legacy_id"] = source_id
     status = as_text(row.get("status")) or "draft"
