@@ -70,11 +70,19 @@ def _sqlite_converters(table: Table, names: tuple[str, ...]) -> list[Converter]:
     return out
 
 
-def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (dicts keyed by column name, all with the same keys) into ``table``."""
+def insert_rows(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str] | None = None,
+) -> None:
+    """Insert ``rows`` (dicts keyed by column name, all with the same keys) into ``table``.
+
+    ``columns`` limits the INSERT to those keys (the others get their column default).
+    """
     if not rows:
         return
-    names = list(rows[0])
+    names = list(columns if columns is not None else rows[0])
     if connection.dialect.name == "postgresql":
         _copy(connection, table, names, rows)
         return

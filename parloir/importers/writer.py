@@ -141,7 +141,13 @@ def _new_rows(sink: Sink, table: Table, entity: str, rows: Sequence[Row]) -> lis
 
 def _insert(sink: Sink, table: Table, entity: str, rows: list[Row]) -> None:
     if rows:
-        insert_rows(sink.connection, table, rows)
+        # Columns NULL in every row (and without a server default) are left out of the INSERT.
+        names = [
+            name
+            for name in rows[0]
+            if table.c[name].server_default is not None or any(r[name] is not None for r in rows)
+        ]
+        insert_rows(sink.connection, table, rows, names)
         sink.report.add(entity, len(rows))
 
 
@@ -373,10 +379,10 @@ def write_messages(
     Returns the ids of the rows now stored (written now or before).
     """
     fresh = (fresh or set()) | sink.pending.keys()
-    old = list({r["conversation_id"] for r in rows} - fresh)
+    old = {r["conversation_id"] for r in rows} - fresh
     present = existing_ids(sink, MESSAGES, (r["id"] for r in rows if r["conversation_id"] in old))
-    counters = _counters(sink, old)
-    taken = _taken_keys(sink, rows, set(old))
+    counters = _counters(sink, list(old))
+    taken = _taken_keys(sink, rows, old)
     stored: set[uuid.UUID] = set(present)
     new: list[Row] = []
     for row in rows:
@@ -384,9 +390,12 @@ def write_messages(
         if row["id"] in present or row["id"] in stored:
             sink.report.skip("messages", "already_imported")
             continue
-        keys = [(cid, "k", row["idempotency_key"]), (cid, "e", row["external_id"])]
-        keys = [k for k in keys if k[2] is not None]
-        if any(k in taken for k in keys):
+        keys = []
+        if row["idempotency_key"] is not None:
+            keys.append((cid, "k", row["idempotency_key"]))
+        if row["external_id"] is not None:
+            keys.append((cid, "e", row["external_id"]))
+        if keys and any(k in taken for k in keys):
             sink.report.skip("messages", "duplicate_key")
             continue
         state = counters.get(cid)
@@ -395,7 +404,8 @@ def write_messages(
                 sink.report.skip("messages", "orphan")
                 continue
             state = counters[cid] = _Counters(0, 0, None)
-        taken.update(keys)
+        if keys:
+            taken.update(keys)
         state.last_seq += 1
         state.count += 1
         if state.last_at is None or row["created_at"] > state.last_at:
