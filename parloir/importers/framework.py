@@ -25,7 +25,14 @@ from parloir.errors import InvalidInputError
 from parloir.importers import writer
 from parloir.importers.report import ImportReport
 from parloir.importers.sources import Row, Source, open_source
-from parloir.importers.values import Invalid, as_time, check_json, check_text, stable_id
+from parloir.importers.values import (
+    Invalid,
+    as_time,
+    check_json,
+    check_text,
+    stable_id_with,
+    tenant_hasher,
+)
 from parloir.messages import parse_command
 
 __all__ = ["LAYOUTS", "Context", "ImportOptions", "Layout", "detect_layout", "run_import"]
@@ -113,7 +120,11 @@ class Context:
         """
         if when is self.sink.now:
             when = None
-        return stable_id(self.tenant_id, when, self.layout, *parts)
+        return stable_id_with(self._hasher, when, (self.layout, *parts))
+
+    @functools.cached_property
+    def _hasher(self) -> Any:
+        return tenant_hasher(self.tenant_id)
 
     def time(self, value: Any, fallback: datetime | None = None) -> datetime:
         return as_time(value) or fallback or self.sink.now

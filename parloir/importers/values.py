@@ -47,8 +47,15 @@ def stable_id(tenant_id: uuid.UUID, when: datetime | None, *parts: object) -> uu
     like live ones; its 74 random bits are a keyed BLAKE2b hash of the tenant and ``parts``
     (the layout, the source table and the row's source key).
     """
+    return stable_id_with(tenant_hasher(tenant_id), when, parts)
+
+
+def stable_id_with(
+    tenant_hasher: Any, when: datetime | None, parts: tuple[object, ...]
+) -> uuid.UUID:
+    """:func:`stable_id` with the tenant's keyed hasher (``tenant_hasher(tenant_id)``) given."""
     key = "\x1f".join([str(p) for p in parts]).encode("utf-8", "surrogatepass")
-    hasher = _hasher(tenant_id).copy()
+    hasher = tenant_hasher.copy()
     hasher.update(key)
     bits = int.from_bytes(hasher.digest())
     ms = (when - _EPOCH) // _MS if when is not None else 0
@@ -61,16 +68,17 @@ def _make_uuid(value: int) -> uuid.UUID:
     """``uuid.UUID(int=value)`` without its argument checks (``value`` is built valid)."""
     made = object.__new__(uuid.UUID)
     object.__setattr__(made, "int", value)
-    object.__setattr__(made, "is_safe", uuid.SafeUUID.unknown)
+    object.__setattr__(made, "is_safe", _UNKNOWN)
     return made
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UNKNOWN = uuid.SafeUUID.unknown
 _MS = timedelta(milliseconds=1)
 
 
 @functools.lru_cache(maxsize=16)
-def _hasher(tenant_id: uuid.UUID) -> Any:
+def tenant_hasher(tenant_id: uuid.UUID) -> Any:
     return hashlib.blake2b(digest_size=10, key=tenant_id.bytes)
 
 

@@ -142,10 +142,12 @@ def _new_rows(sink: Sink, table: Table, entity: str, rows: Sequence[Row]) -> lis
 def _insert(sink: Sink, table: Table, entity: str, rows: list[Row]) -> None:
     if rows:
         # Columns NULL in every row (and without a server default) are left out of the INSERT.
+        count = len(rows)
         names = [
             name
             for name in rows[0]
-            if table.c[name].server_default is not None or any(r[name] is not None for r in rows)
+            if table.c[name].server_default is not None
+            or [r[name] for r in rows].count(None) < count
         ]
         insert_rows(sink.connection, table, rows, names)
         sink.report.add(entity, len(rows))
