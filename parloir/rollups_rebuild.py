@@ -233,7 +233,14 @@ def compare(have: Mapping[Any, Deltas], want: Mapping[Any, Deltas]) -> list[Diff
 
 
 def rebuild(connection: Connection, tenant_id: uuid.UUID | None) -> list[Difference]:
-    """Replace the rollups and totals with the raw rows' figures; return what differed."""
+    """Replace the rollups and totals with the raw rows' figures; return what differed.
+
+    On PostgreSQL the rollup tables are locked first (EXCLUSIVE: reads go on, writes wait), so
+    a concurrent write is either committed and seen by the recount, or adds its delta after
+    this transaction commits: never lost, never counted twice. SQLite has one writer anyway.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("LOCK TABLE usage_rollups, usage_totals IN EXCLUSIVE MODE")
     want, last = with_totals(*expected(connection, tenant_id))
     differences = compare(stored(connection, tenant_id), want)
     rows: dict[Any, list[dict[str, Any]]] = {ROLLUPS: [], TOTALS: []}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from parloir.store_accounts import AccountsMixin
 from parloir.store_analytics import AnalyticsMixin
+from parloir.store_importer import ImportExportMixin
 from parloir.store_ledger import LedgerMixin
 from parloir.store_messages import MessagesMixin
 from parloir.store_search import SearchMixin
@@ -25,5 +26,7 @@ from parloir.store_search import SearchMixin
 __all__ = ["Store"]
 
 
-class Store(AccountsMixin, MessagesMixin, LedgerMixin, AnalyticsMixin, SearchMixin):
+class Store(
+    AccountsMixin, MessagesMixin, LedgerMixin, AnalyticsMixin, SearchMixin, ImportExportMixin
+):
     """A conversation store and LLM-usage ledger on SQLite or PostgreSQL."""

@@ -49,7 +49,7 @@ def main_callback(
 
 
 def _register() -> None:
-    from parloir.cli import analytics, commands, db, search
+    from parloir.cli import analytics, commands, db, search, transfer
 
     app.add_typer(db.app, name="db")
     app.add_typer(commands.sessions_app, name="sessions")
@@ -58,6 +58,8 @@ def _register() -> None:
     app.command("stats")(analytics.stats)
     app.add_typer(analytics.costs_app, name="costs")
     app.command("search")(search.search)
+    app.command("import")(transfer.import_command)
+    app.command("export")(transfer.export_command)
 
 
 _register()

@@ -70,11 +70,19 @@ def _sqlite_converters(table: Table, names: tuple[str, ...]) -> list[Converter]:
     return out
 
 
-def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (dicts keyed by column name, all with the same keys) into ``table``."""
+def insert_rows(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str] | None = None,
+) -> None:
+    """Insert ``rows`` (dicts keyed by column name, all with the same keys) into ``table``.
+
+    ``columns`` limits the INSERT to those keys (the others get their column default).
+    """
     if not rows:
         return
-    names = list(rows[0])
+    names = list(columns if columns is not None else rows[0])
     if connection.dialect.name == "postgresql":
         _copy(connection, table, names, rows)
         return
@@ -102,10 +110,15 @@ def _copy(
     raw = connection.connection.driver_connection
     assert raw is not None
     columns = ", ".join(f'"{name}"' for name in names)
+    # Every value of a JSON column is JSON (a bare string too), as the column type stores it.
+    is_json = [isinstance(table.c[name].type, JSON) for name in names]
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
         for row in rows:
             copy.write_row(
-                [Jsonb(v) if isinstance(v, dict | list) else v for v in (row[n] for n in names)]
+                [
+                    Jsonb(v) if v is not None and (j or isinstance(v, dict | list)) else v
+                    for v, j in zip((row[n] for n in names), is_json, strict=True)
+                ]
             )
 
 

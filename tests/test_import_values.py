@@ -1,0 +1,109 @@
+"""The value conversions and deterministic ids of the importer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from parloir.importers.values import (
+    Invalid,
+    as_bool,
+    as_int,
+    as_json,
+    as_object,
+    as_time,
+    check_json,
+    check_text,
+    is_uuid,
+    stable_id,
+)
+
+TENANT = uuid.UUID("00000000-0000-7000-8000-000000000001")
+T0 = datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+
+def test_stable_ids_are_deterministic_time_ordered_uuid7s() -> None:
+    first = stable_id(TENANT, T0, "layout", "table", 1)
+    assert first == stable_id(TENANT, T0, "layout", "table", 1)
+    assert first.version == 7 and first.variant == uuid.RFC_4122
+    assert first.int >> 80 == int(T0.timestamp() * 1000)
+    assert str(first) == str(uuid.UUID(str(first)))
+    assert stable_id(TENANT, T0, "layout", "table", 2) != first
+    other = uuid.UUID("00000000-0000-7000-8000-000000000002")
+    assert stable_id(other, T0, "layout", "table", 1) != first
+    assert stable_id(TENANT, T0 + timedelta(seconds=1), "x") > stable_id(TENANT, T0, "x")
+    assert stable_id(TENANT, None, "x").int >> 80 == 0
+    assert stable_id(TENANT, None, "\ud800") == stable_id(TENANT, None, "\ud800")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("2025-01-02 03:04:05.678", T0),
+        ("2025-01-02T04:04:05.678+01:00", T0),
+        ("2025-01-02T03:04:05.678Z", T0),
+        (T0.replace(tzinfo=None), T0),
+        (T0.astimezone(timezone(timedelta(hours=5))), T0),
+        (T0.timestamp(), T0),
+        (Decimal("1735787045.678"), T0),
+        ("yesterday", None),
+        (1e30, None),
+    ],
+)
+def test_times(value: object, expected: datetime | None) -> None:
+    assert as_time(value) == expected
+
+
+def test_numbers_booleans_and_json() -> None:
+    assert [as_int(v) for v in (None, True, "12", "12.7", 3.9, "x", 2**40, [1])] == [
+        None,
+        1,
+        12,
+        12,
+        3,
+        None,
+        None,
+        None,
+    ]
+    assert [as_bool(v) for v in (None, "yes", "0", "t", 1, 0)] == [
+        False,
+        True,
+        False,
+        True,
+        True,
+        False,
+    ]
+    assert as_bool(None, True) is True
+    assert as_json('{"a": 1}') == {"a": 1} and as_json("not json") == "not json"
+    assert as_json(Decimal("1.5")) == 1.5 and as_json([1]) == [1]
+    assert as_object(None) == {} and as_object("[1]") == {"value": [1]}
+    assert as_object({"a": 1}) == {"a": 1}
+    assert is_uuid("0191d3c4-aaaa-7bbb-8ccc-000000000001") and not is_uuid("conv_1")
+
+
+def test_checks() -> None:
+    check_text(None)
+    check_text("ok 👍", 10)
+    with pytest.raises(Invalid, match="invalid_content"):
+        check_text("a\x00b")
+    with pytest.raises(Invalid, match="invalid_content"):
+        check_text("\udc80")
+    with pytest.raises(Invalid, match="content_too_long"):
+        check_text("abc", 2)
+    assert check_json({"a": [1, 2.5, None, True, {"b": "c"}]}) == {
+        "a": [1, 2.5, None, True, {"b": "c"}]
+    }
+    assert check_json({"when": T0}) == {"when": str(T0)}
+    assert check_json([Decimal("2")]) == ["2"]
+    for bad in ({"a": float("nan")}, {"a": "\x00"}, {"\x00": 1}, ["\ud800"], {"a": float("inf")}):
+        with pytest.raises(Invalid, match="invalid_metadata"):
+            check_json(bad)
+    deep: object = "x"
+    for _ in range(60):
+        deep = [deep]
+    assert check_json(deep) == deep
