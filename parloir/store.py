@@ -19,9 +19,10 @@ from __future__ import annotations
 from parloir.store_accounts import AccountsMixin
 from parloir.store_ledger import LedgerMixin
 from parloir.store_messages import MessagesMixin
+from parloir.store_server import ServerMixin
 
 __all__ = ["Store"]
 
 
-class Store(AccountsMixin, MessagesMixin, LedgerMixin):
+class Store(AccountsMixin, MessagesMixin, LedgerMixin, ServerMixin):
     """A conversation store and LLM-usage ledger on SQLite or PostgreSQL."""
