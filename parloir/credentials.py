@@ -17,10 +17,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, func, select, update
 
-from parloir.db.tables import USERS
+from parloir.accounts import _hash_key, _lookup_prefix
+from parloir.db.tables import API_KEYS, USERS
 from parloir.db.tables_server import AUTH_TOKENS, IDEMPOTENCY_RECORDS, LOGIN_FAILURES, WIDGET_TOKENS
 from parloir.ids import uuid7
-from parloir.scope import Scope
+from parloir.schemas import ApiKeyRead
+from parloir.scope import Scope, to_record
 
 __all__ = [
     "TOKEN_PREFIX",
@@ -268,3 +270,18 @@ def check_widget_token(
         )
     ).first()
     return row is not None and hmac.compare_digest(row.token_hash, digest)
+
+
+def peek_api_key(scope: Scope, key: str) -> ApiKeyRead | None:
+    """The live API key matching ``key`` in any tenant, or None, without writing anything."""
+    if not key or len(key) > 512:
+        return None
+    row = scope.session.execute(
+        select(API_KEYS).where(API_KEYS.c.prefix == _lookup_prefix(key))
+    ).first()
+    if row is None or not hmac.compare_digest(row.key_hash, _hash_key(key)):
+        return None
+    now = scope.now()
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        return None
+    return to_record(ApiKeyRead, row)

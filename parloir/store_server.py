@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Unpack
 
-from parloir import credentials
+from parloir import audit, credentials, messages
 from parloir.credentials import IdempotencyState, LoginToken, TokenOwner
 from parloir.db.tables import LLM_CALLS, USERS
-from parloir.schemas import LLMCallRead
+from parloir.inputs import MessageFields
+from parloir.schemas import ApiKeyRead, LLMCallRead, MessageRead
 from parloir.scope import to_record
 from parloir.store_base import StoreBase
+from parloir.validation import validate
 
 __all__ = ["ServerMixin"]
 
 
 class ServerMixin(StoreBase):
+    def now(self) -> datetime:
+        """The store's current time (its clock)."""
+        return self._shared.clock()
+
     def create_login_token(self, user_id: uuid.UUID, ttl: timedelta) -> LoginToken:
         """A new bearer token for a user of this tenant (its secret is shown once)."""
         with self._write() as scope:
@@ -84,6 +92,35 @@ class ServerMixin(StoreBase):
         """True if ``token`` is the one given when this key opened this conversation."""
         with self._read() as scope:
             return credentials.check_widget_token(scope, conversation_id, api_key_id, token)
+
+    def peek_api_key(self, key: str) -> ApiKeyRead | None:
+        """The live key matching ``key`` (any tenant), read only: its last use is not noted."""
+        with self._read() as scope:
+            return credentials.peek_api_key(scope, key)
+
+    def append_message_audited(
+        self,
+        conversation_id: uuid.UUID,
+        event: Mapping[str, Any],
+        **fields: Unpack[MessageFields],
+    ) -> MessageRead:
+        """Append a message and record the audit ``event`` about it in the same transaction.
+
+        ``event`` holds the audit fields but ``subject_id`` (the new message's id). A duplicate
+        (same idempotency key or external id) writes nothing, not even the event.
+        """
+        data = validate(MessageFields, fields)
+        try:
+            with self._write() as scope:
+                message = messages.append_message(scope, conversation_id, data)
+                audit.record_audit_event(
+                    scope,
+                    {**event, "subject_id": str(message.id)},  # type: ignore[typeddict-item]
+                )
+                return message
+        except messages.Duplicate:
+            with self._read() as scope:
+                return messages.find_duplicate(scope, conversation_id, data)
 
     def get_llm_call(self, llm_call_id: uuid.UUID) -> LLMCallRead:
         """One model call of this tenant by id (NotFoundError if missing)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -40,18 +40,22 @@ class Context:
     request_id: str
     settings: ServerSettings
 
+    def event(self, action: str, subject_type: str, **metadata: object) -> dict[str, Any]:
+        """The audit event of this request about a subject (its id added by the caller)."""
+        return {
+            "event_type": action,
+            "actor": self.principal.actor,
+            "correlation_id": self.request_id,
+            "subject_type": subject_type,
+            "metadata": {k: v for k, v in metadata.items() if v is not None},
+        }
+
     def audit(
         self, action: str, subject_type: str, subject_id: object, **metadata: object
     ) -> AuditEventRead:
-        """Record that this request changed something."""
-        return self.store.record_audit_event(
-            event_type=action,
-            actor=self.principal.actor,
-            correlation_id=self.request_id,
-            subject_type=subject_type,
-            subject_id=str(subject_id),
-            metadata={k: v for k, v in metadata.items() if v is not None},
-        )
+        """Record that this request changed something (in a transaction of its own)."""
+        event = self.event(action, subject_type, **metadata)
+        return self.store.record_audit_event(**event, subject_id=str(subject_id))
 
 
 def _context(level: Level | None, *kinds: str) -> Callable[[Request], Context]:

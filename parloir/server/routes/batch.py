@@ -92,12 +92,16 @@ def _ok(index: int, record: BaseModel) -> ItemResult:
 
 def _messages(ctx: Context, items: list[tuple[int, BatchItem]], out: dict[int, ItemResult]) -> None:
     groups: dict[uuid.UUID, list[tuple[int, Any]]] = defaultdict(list)
+    checked: dict[uuid.UUID, ParloirError | None] = {}  # each conversation is checked once
     for index, item in items:
         try:
             if item.conversation_id is None:
                 raise InvalidInputError.single("conversation_id", "missing", "is required")
             data = validate(MessageFields, item.body, prefix="body.")
-            guard_conversation(ctx, item.conversation_id)
+            if item.conversation_id not in checked:
+                checked[item.conversation_id] = _guard(ctx, item.conversation_id)
+            if (refused := checked[item.conversation_id]) is not None:
+                raise refused
             groups[item.conversation_id].append((index, data))
         except ParloirError as error:
             out[index] = _problem(index, error)
@@ -109,6 +113,14 @@ def _messages(ctx: Context, items: list[tuple[int, BatchItem]], out: dict[int, I
         except ParloirError:
             for index, data in group:
                 _one(index, out, lambda d=data, c=conversation_id: ctx.store.append_message(c, **d))
+
+
+def _guard(ctx: Context, conversation_id: uuid.UUID) -> ParloirError | None:
+    try:
+        guard_conversation(ctx, conversation_id)
+    except ParloirError as error:
+        return error
+    return None
 
 
 def _one(index: int, out: dict[int, ItemResult], action: Any) -> None:

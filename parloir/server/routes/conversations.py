@@ -23,7 +23,12 @@ MAX_PAGE = 500
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 
-@router.post("", response_model=ConversationRead, status_code=201, responses=R)
+@router.post(
+    "",
+    response_model=ConversationRead,
+    status_code=201,
+    responses={**R, 200: {"model": ConversationRead, "description": "Found"}},
+)
 def open_conversation(
     ctx: Writer, body: Annotated[ConversationFields, Body()], response: Response
 ) -> ConversationRead:

@@ -55,7 +55,11 @@ def add_feedback(ctx: Context, body: FeedbackCreate) -> FeedbackRead:
 
 
 @router.post(
-    "/llm-calls", response_model=LLMCallRead, status_code=201, tags=["llm calls"], responses=R
+    "/llm-calls",
+    response_model=LLMCallRead,
+    status_code=201,
+    tags=["llm calls"],
+    responses={**R, 200: {"model": LLMCallRead, "description": "Already stored"}},
 )
 def create_llm_call(
     ctx: Writer, body: Annotated[LLMCallFields, Body()], response: Response

@@ -34,7 +34,7 @@ class Receipt(BaseModel):
     "/conversations/{conversation_id}/messages",
     response_model=MessageRead,
     status_code=201,
-    responses=R,
+    responses={**R, 200: {"model": MessageRead, "description": "Already stored"}},
 )
 def append_message(
     ctx: Writer,
@@ -44,11 +44,10 @@ def append_message(
 ) -> MessageRead:
     """Append a message (201); a repeated idempotency_key or external_id returns it (200)."""
     guard_conversation(ctx, conversation_id)
-    message = ctx.store.append_message(conversation_id, **body)
+    event = ctx.event("message.create", "message", conversation_id=str(conversation_id))
+    message = ctx.store.append_message_audited(conversation_id, event, **body)
     if message.duplicate:
         response.status_code = 200
-    else:
-        ctx.audit("message.create", "message", message.id, conversation_id=str(conversation_id))
     return message
 
 

@@ -65,7 +65,7 @@ def open_conversation(ctx: KeyCtx, body: WidgetOpen | None = None) -> WidgetOpen
     "/conversations/{conversation_id}/messages",
     response_model=MessageRead,
     status_code=201,
-    responses=R,
+    responses={**R, 200: {"model": MessageRead, "description": "Already stored"}},
 )
 def append_user_message(
     ctx: KeyCtx,
@@ -80,8 +80,9 @@ def append_user_message(
         conversation_id, ctx.principal.key_id, x_conversation_token
     ):
         raise NotFoundError("conversation", conversation_id)
-    message = ctx.store.append_message(
+    message = ctx.store.append_message_audited(
         conversation_id,
+        ctx.event("message.create", "message", via="widget"),
         role="user",
         content=body.content,
         idempotency_key=body.idempotency_key,
@@ -89,6 +90,4 @@ def append_user_message(
     )
     if message.duplicate:
         response.status_code = 200
-    else:
-        ctx.audit("message.create", "message", message.id, via="widget")
     return message
