@@ -52,7 +52,8 @@ def create_app(
     install_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-    app.add_middleware(BodyGuardMiddleware, settings=settings)
+    app.state.lenient_body_paths = lenient = ["/v1/batch"]
+    app.add_middleware(BodyGuardMiddleware, settings=settings, lenient_paths=lenient)
     app.add_middleware(RequestIdMiddleware)
     _document_problem(app)
     return app

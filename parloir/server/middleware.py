@@ -57,15 +57,23 @@ class RequestIdMiddleware:
 class BodyGuardMiddleware:
     """Bound, type-check and sanity-check request bodies before they reach a route."""
 
-    def __init__(self, app: ASGIApp, settings: ServerSettings) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: ServerSettings, lenient_paths: list[str] | None = None
+    ) -> None:
         self.app = app
         self.settings = settings
+        self.lenient_paths = lenient_paths if lenient_paths is not None else []
+        """Path prefixes whose routes check the values themselves (they answer per item, or
+        must acknowledge whatever arrives, like a webhook): only size, media type, UTF-8,
+        JSON syntax and depth are checked for them. The list may grow after start-up."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
-        batch = scope["path"].rstrip("/").endswith("/batch")
+        path = scope["path"]
+        batch = path.rstrip("/").endswith("/batch")
+        lenient = batch or any(path.startswith(prefix) for prefix in self.lenient_paths)
         s = self.settings
         limit = s.max_batch_body_bytes if batch else s.max_body_bytes
         request_id = scope.get("state", {}).get("request_id")
@@ -78,7 +86,7 @@ class BodyGuardMiddleware:
         if body:
             content_type = _header(scope, b"content-type")
             # A batch checks the values of each item apart, and answers per item (207).
-            problem = _check_body(content_type, body, s.max_json_depth, values=not batch)
+            problem = _check_body(content_type, body, s.max_json_depth, values=not lenient)
             if problem is not None:
                 status, code, detail, errors = problem
                 await _reject(send, status, code, detail, request_id, errors)
