@@ -17,7 +17,11 @@ def test_health_and_ready(api):
 
 def test_login_me_logout(api, store):
     build_world(store)
-    answer = api.post("/v1/auth/login", json={"username": "owner-default", "password": PASSWORD})
+    answer = api.post(
+        "/v1/auth/login",
+        json={"username": "owner-default", "password": PASSWORD},
+        headers={"Idempotency-Key": "login-1"},  # accepted; a login has no caller to key it by
+    )
     assert answer.status_code == 200, answer.text
     token = answer.json()["token"]
     assert token.startswith("pls_") and answer.json()["user"]["role"] == "owner"

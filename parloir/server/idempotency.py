@@ -34,16 +34,32 @@ WAIT_STEPS = 50
 WAIT_SECONDS = 0.1
 
 
+HEADER_DOC = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Repeat-safe key: a repeat of this request gets the first answer.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+
+
 class IdempotentRoute(APIRoute):
-    """A route whose POSTs honour ``Idempotency-Key``."""
+    """A route whose POSTs honour ``Idempotency-Key`` (documented as a header parameter)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "POST" in (self.methods or set()):
+            extra = dict(self.openapi_extra or {})
+            extra["parameters"] = [*extra.get("parameters", []), HEADER_DOC]
+            self.openapi_extra = extra
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def idempotent_handler(request: Request) -> Response:
             key = request.headers.get(HEADER)
-            if request.method != "POST" or key is None:
-                return await handler(request)
+            if request.method != "POST" or key is None or "authorization" not in request.headers:
+                return await handler(request)  # without credentials there is no caller to key
             if not _SANE_KEY.match(key):
                 raise ProblemError(
                     400, "invalid_idempotency_key", "Idempotency-Key must be 1-255 visible ASCII"

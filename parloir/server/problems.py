@@ -230,7 +230,7 @@ def install_handlers(app: FastAPI) -> None:
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` of a route: the problem schema for each error status."""
     out: dict[int | str, dict[str, Any]] = {}
-    for status in sorted({400, 401, 413, 415, 422, *statuses}):
+    for status in sorted({400, 401, 409, 413, 415, 422, *statuses}):
         out[status] = {
             "model": Problem,
             "description": TITLES.get(status, "Error"),
