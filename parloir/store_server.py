@@ -7,12 +7,15 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Unpack
 
+from sqlalchemy import select
+
 from parloir import audit, credentials, messages
 from parloir.credentials import IdempotencyState, LoginToken, TokenOwner
-from parloir.db.tables import LLM_CALLS, USERS
+from parloir.db.tables import CONVERSATIONS, LLM_CALLS, USERS
+from parloir.errors import NotFoundError
 from parloir.inputs import MessageFields
 from parloir.schemas import ApiKeyRead, LLMCallRead, MessageRead
-from parloir.scope import to_record
+from parloir.scope import Scope, to_record
 from parloir.store_base import StoreBase
 from parloir.validation import validate
 
@@ -102,16 +105,21 @@ class ServerMixin(StoreBase):
         self,
         conversation_id: uuid.UUID,
         event: Mapping[str, Any],
+        *,
+        agent_id: uuid.UUID | None = None,
         **fields: Unpack[MessageFields],
     ) -> MessageRead:
         """Append a message and record the audit ``event`` about it in the same transaction.
 
-        ``event`` holds the audit fields but ``subject_id`` (the new message's id). A duplicate
-        (same idempotency key or external id) writes nothing, not even the event.
+        ``event`` holds the audit fields but ``subject_id`` (the new message's id). With
+        ``agent_id``, a conversation of another agent is not found. A duplicate (same
+        idempotency key or external id) writes nothing, not even the event.
         """
         data = validate(MessageFields, fields)
         try:
             with self._write() as scope:
+                if agent_id is not None:
+                    _require_agent(scope, conversation_id, agent_id)
                 message = messages.append_message(scope, conversation_id, data)
                 audit.record_audit_event(
                     scope,
@@ -126,3 +134,12 @@ class ServerMixin(StoreBase):
         """One model call of this tenant by id (NotFoundError if missing)."""
         with self._read() as scope:
             return to_record(LLMCallRead, scope.get_row(LLM_CALLS, llm_call_id, "llm call"))
+
+
+def _require_agent(scope: Scope, conversation_id: uuid.UUID, agent_id: uuid.UUID) -> None:
+    c = CONVERSATIONS.c
+    found = scope.session.execute(
+        select(c.agent_id).where(c.id == conversation_id, c.tenant_id == scope.tenant_id)
+    ).first()
+    if found is None or found.agent_id != agent_id:
+        raise NotFoundError("conversation", conversation_id)

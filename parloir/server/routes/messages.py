@@ -43,9 +43,10 @@ def append_message(
     response: Response,
 ) -> MessageRead:
     """Append a message (201); a repeated idempotency_key or external_id returns it (200)."""
-    guard_conversation(ctx, conversation_id)
     event = ctx.event("message.create", "message", conversation_id=str(conversation_id))
-    message = ctx.store.append_message_audited(conversation_id, event, **body)
+    message = ctx.store.append_message_audited(
+        conversation_id, event, agent_id=ctx.principal.agent_id, **body
+    )
     if message.duplicate:
         response.status_code = 200
     return message
