@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import os
 import shutil
 import signal
@@ -57,7 +56,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--soak", type=float, default=None, help="seconds of soak (full: 300)")
     parser.add_argument("--batch-seconds", type=float, default=None, help="full: 20")
     parser.add_argument("--batch-clients", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server worker processes (SQLite: 1 is best)"
+    )
     parser.add_argument("--conversations", type=int, default=200)
     parser.add_argument("--max-in-flight", type=int, default=256)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
@@ -267,15 +268,20 @@ async def _batches(url: str, plan: dict[str, Any], seconds: float, clients: int)
     return {"items": items_done, "errors": errors, "items_per_s": items_done / elapsed}
 
 
-def _in_process(target: Any, *args: Any) -> Any:
-    """Run ``asyncio.run(target(*args))`` in a separate process and return its result."""
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        return pool.apply(_run_async, (target, *args))
+GENERATORS = {"open_loop": "_open_loop", "batches": "_batches"}
 
 
-def _run_async(target: Any, *args: Any) -> Any:
-    return asyncio.run(target(*args))
+def _in_process(name: str, *args: Any) -> Any:
+    """Run the load generator ``name`` in a separate Python process; return its result."""
+    command = [sys.executable, "-m", "bench.serve_load", "--generate", json.dumps([name, args])]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, check=True, timeout=3600)
+    return json.loads(done.stdout)
+
+
+def _generate(spec: str) -> None:
+    name, args = json.loads(spec)
+    target = globals()[GENERATORS[name]]
+    print(json.dumps(asyncio.run(target(*args))))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -287,7 +293,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         sustained = 0.0
         for rate in (float(r) for r in args.rates.split(",")):
             step = _in_process(
-                _open_loop, server.url, plan, rate, args.step, args.max_in_flight, f"r{int(rate)}"
+                "open_loop", server.url, plan, rate, args.step, args.max_in_flight, f"r{int(rate)}"
             )
             steps.append(step)
             print(
@@ -298,10 +304,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if step["errors"] or step["p99_ms"] is None or step["p99_ms"] >= P99_BUDGET_MS:
                 break
             sustained = rate
-        batch = _in_process(_batches, server.url, plan, args.batch_seconds, args.batch_clients)
+        batch = _in_process("batches", server.url, plan, args.batch_seconds, args.batch_clients)
         rss_before = server.rss()
         soak = _in_process(
-            _open_loop,
+            "open_loop",
             server.url,
             plan,
             max(sustained, 50.0),
@@ -362,7 +368,11 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--generate"]:
+        _generate(argv[1])
+        return
+    args = parse_args(argv)
     result = run(args)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))
