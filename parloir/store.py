@@ -22,11 +22,18 @@ from parloir.store_importer import ImportExportMixin
 from parloir.store_ledger import LedgerMixin
 from parloir.store_messages import MessagesMixin
 from parloir.store_search import SearchMixin
+from parloir.store_server import ServerMixin
 
 __all__ = ["Store"]
 
 
 class Store(
-    AccountsMixin, MessagesMixin, LedgerMixin, AnalyticsMixin, SearchMixin, ImportExportMixin
+    AccountsMixin,
+    MessagesMixin,
+    LedgerMixin,
+    AnalyticsMixin,
+    SearchMixin,
+    ImportExportMixin,
+    ServerMixin,
 ):
     """A conversation store and LLM-usage ledger on SQLite or PostgreSQL."""

@@ -155,3 +155,14 @@ def conversation_id(store: Store, agent_id: uuid.UUID) -> uuid.UUID:
     return store.get_or_create_conversation(
         agent_id=agent_id, channel="telegram", external_id="chat-1"
     ).id
+
+
+@pytest.fixture
+def api(store: Store) -> Iterator[object]:
+    """A TestClient over the REST application on the test database (fake clock)."""
+    from fastapi.testclient import TestClient
+
+    from parloir.server.app import create_app
+
+    with TestClient(create_app(store)) as client:
+        yield client

@@ -49,7 +49,7 @@ def main_callback(
 
 
 def _register() -> None:
-    from parloir.cli import analytics, commands, db, search, transfer
+    from parloir.cli import analytics, commands, db, search, serve, transfer
 
     app.add_typer(db.app, name="db")
     app.add_typer(commands.sessions_app, name="sessions")
@@ -60,6 +60,8 @@ def _register() -> None:
     app.command("search")(search.search)
     app.command("import")(transfer.import_command)
     app.command("export")(transfer.export_command)
+    app.command("serve")(serve.serve)
+    app.add_typer(serve.users_app, name="users")
 
 
 _register()

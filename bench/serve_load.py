@@ -1,0 +1,383 @@
+"""``python -m bench.serve_load``: drive ``parloir serve`` over HTTP and measure it.
+
+Starts ``parloir serve`` on a fresh SQLite file (or PostgreSQL with ``--database-url``) on
+127.0.0.1, sets up an agent, a bot key and conversations through the API, then runs a load
+generator in a separate process (open loop: requests leave at fixed intervals whatever the
+answers; at most ``--max-in-flight`` outstanding, beyond which a send counts as an error):
+
+1. single appends at rising rates: the highest rate whose p99 latency stays under 50 ms with
+   0 errors is the sustained append rate;
+2. batch ingestion: ``--batch-clients`` clients each posting batches of 1,000 messages;
+3. memory: the server's RSS (all its processes) before and after ``--soak`` seconds of appends
+   at the sustained rate.
+
+Traffic goes to loopback only, and every phase is bounded in count and time. The result is
+printed as a markdown section and written to ``bench/results/serve_load.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+JSON_PATH = ROOT / "bench" / "results" / "serve_load.json"
+P99_BUDGET_MS = 50.0
+GOALS = {"appends_per_s": 1_000, "batched_items_per_s": 20_000}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.serve_load",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="short steps and soak (~1 min)")
+    parser.add_argument(
+        "--rates",
+        default="250,500,750,1000,1250,1500,2000",
+        help="append rates to try, per second, ascending",
+    )
+    parser.add_argument("--step", type=float, default=None, help="seconds per rate (full: 20)")
+    parser.add_argument("--soak", type=float, default=None, help="seconds of soak (full: 300)")
+    parser.add_argument("--batch-seconds", type=float, default=None, help="full: 20")
+    parser.add_argument("--batch-clients", type=int, default=2)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server worker processes (SQLite: 1 is best)"
+    )
+    parser.add_argument("--conversations", type=int, default=200)
+    parser.add_argument("--max-in-flight", type=int, default=256)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--json", type=Path, default=JSON_PATH)
+    args = parser.parse_args(argv)
+    full = {"step": 20.0, "soak": 300.0, "batch_seconds": 20.0}
+    quick = {"step": 4.0, "soak": 10.0, "batch_seconds": 5.0}
+    for name, value in (quick if args.quick else full).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return args
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """``parloir serve`` in its own process group, on loopback."""
+
+    def __init__(self, args: argparse.Namespace, home: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "PARLOIR_HOME": str(home)}
+        if args.database_url:
+            env["PARLOIR_DATABASE_URL"] = args.database_url
+        command = [
+            str(ROOT / ".venv" / "bin" / "parloir"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(args.workers),
+            "--json",
+        ]
+        self.process = subprocess.Popen(
+            command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        assert self.process.stdout is not None
+        self.credentials = json.loads(self.process.stdout.readline() + self._rest_of_json())
+        self._wait_ready()
+
+    def _rest_of_json(self) -> bytes:
+        assert self.process.stdout is not None
+        lines = []
+        while True:
+            line = self.process.stdout.readline()
+            lines.append(line)
+            if line.startswith(b"}") or not line:
+                return b"".join(lines)
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("parloir serve did not become ready")
+
+    def rss(self) -> int:
+        """Resident memory of the server and its worker processes, in bytes."""
+        parent = psutil.Process(self.process.pid)
+        return sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def setup(url: str, credentials: dict[str, str], conversations: int) -> dict[str, Any]:
+    """Log in, create an agent, a bot key and conversations; return what the load needs."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        login = client.post(
+            "/v1/auth/login",
+            json={"username": credentials["username"], "password": credentials["password"]},
+        )
+        owner = {"Authorization": "Bearer " + login.raise_for_status().json()["token"]}
+        agent = client.post("/v1/agents", json={"name": "load"}, headers=owner).json()
+        key = client.post(
+            "/v1/api-keys", json={"name": "load", "agent_id": agent["id"]}, headers=owner
+        ).json()["key"]
+        bot = {"Authorization": "Bearer " + key}
+        ids = []
+        for n in range(conversations):
+            made = client.post(
+                "/v1/conversations",
+                headers=bot,
+                json={"agent_id": agent["id"], "channel": "api", "external_id": f"load-{n}"},
+            )
+            ids.append(made.raise_for_status().json()["id"])
+    return {"headers": bot, "conversations": ids}
+
+
+async def _open_loop(
+    url: str, plan: dict[str, Any], rate: float, seconds: float, max_in_flight: int, tag: str
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = 0
+    in_flight = 0
+    conversations = plan["conversations"]
+    limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
+    async with httpx.AsyncClient(
+        base_url=url, headers=plan["headers"], limits=limits, timeout=10
+    ) as client:
+
+        async def one(n: int) -> None:
+            nonlocal errors, in_flight
+            in_flight += 1
+            conversation = conversations[n % len(conversations)]
+            body = {
+                "role": "user" if n % 2 else "assistant",
+                "content": f"{tag} message {n}",
+                "idempotency_key": f"{tag}-{n}",
+            }
+            started = time.perf_counter()
+            try:
+                answer = await client.post(f"/v1/conversations/{conversation}/messages", json=body)
+                if answer.status_code != 201:
+                    errors += 1
+                else:
+                    latencies.append((time.perf_counter() - started) * 1000)
+            except httpx.HTTPError:
+                errors += 1
+            finally:
+                in_flight -= 1
+
+        tasks = []
+        total = int(rate * seconds)
+        start = time.perf_counter()
+        for n in range(total):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if in_flight >= max_in_flight:
+                errors += 1
+                continue
+            tasks.append(asyncio.create_task(one(n)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    latencies.sort()
+
+    def pick(q: float) -> float | None:
+        if not latencies:
+            return None
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+
+    return {
+        "rate": rate,
+        "sent": total,
+        "ok": len(latencies),
+        "errors": errors,
+        "achieved_per_s": len(latencies) / elapsed,
+        "p50_ms": pick(0.50),
+        "p99_ms": pick(0.99),
+    }
+
+
+async def _batches(url: str, plan: dict[str, Any], seconds: float, clients: int) -> dict[str, Any]:
+    items_done = 0
+    errors = 0
+    conversations = plan["conversations"]
+    deadline = time.perf_counter() + seconds
+
+    async def client_loop(c: int) -> None:
+        nonlocal items_done, errors
+        async with httpx.AsyncClient(base_url=url, headers=plan["headers"], timeout=60) as http:
+            n = 0
+            while time.perf_counter() < deadline:
+                conversation = conversations[(c * 7919 + n) % len(conversations)]
+                items = [
+                    {
+                        "type": "message",
+                        "conversation_id": conversation,
+                        "body": {
+                            "role": "user",
+                            "content": f"batch {c}-{n}-{i}",
+                            "idempotency_key": f"b{c}-{n}-{i}",
+                        },
+                    }
+                    for i in range(1000)
+                ]
+                answer = await http.post("/v1/batch", json={"items": items})
+                if answer.status_code == 207 and answer.json()["created"] == 1000:
+                    items_done += 1000
+                else:
+                    errors += 1
+                n += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client_loop(c) for c in range(clients)))
+    elapsed = time.perf_counter() - start
+    return {"items": items_done, "errors": errors, "items_per_s": items_done / elapsed}
+
+
+GENERATORS = {"open_loop": "_open_loop", "batches": "_batches"}
+
+
+def _in_process(name: str, *args: Any) -> Any:
+    """Run the load generator ``name`` in a separate Python process; return its result."""
+    command = [sys.executable, "-m", "bench.serve_load", "--generate", json.dumps([name, args])]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, check=True, timeout=3600)
+    return json.loads(done.stdout)
+
+
+def _generate(spec: str) -> None:
+    name, args = json.loads(spec)
+    target = globals()[GENERATORS[name]]
+    print(json.dumps(asyncio.run(target(*args))))
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    home = Path(tempfile.mkdtemp(prefix="parloir-serve-load-"))
+    server = Server(args, home)
+    try:
+        plan = setup(server.url, server.credentials, args.conversations)
+        steps = []
+        sustained = 0.0
+        for rate in (float(r) for r in args.rates.split(",")):
+            step = _in_process(
+                "open_loop", server.url, plan, rate, args.step, args.max_in_flight, f"r{int(rate)}"
+            )
+            steps.append(step)
+            print(
+                f"  {rate:>6.0f}/s: p50 {step['p50_ms']} ms, p99 {step['p99_ms']} ms, "
+                f"errors {step['errors']}",
+                file=sys.stderr,
+            )
+            if step["errors"] or step["p99_ms"] is None or step["p99_ms"] >= P99_BUDGET_MS:
+                break
+            sustained = rate
+        batch = _in_process("batches", server.url, plan, args.batch_seconds, args.batch_clients)
+        rss_before = server.rss()
+        soak = _in_process(
+            "open_loop",
+            server.url,
+            plan,
+            max(sustained, 50.0),
+            args.soak,
+            args.max_in_flight,
+            "soak",
+        )
+        rss_after = server.rss()
+    finally:
+        server.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    return {
+        "workers": args.workers,
+        "database": args.database_url or "sqlite (fresh file)",
+        "step_seconds": args.step,
+        "steps": steps,
+        "sustained_appends_per_s": sustained,
+        "batch": batch,
+        "soak": {**soak, "seconds": args.soak, "rss_before": rss_before, "rss_after": rss_after},
+        "quick": args.quick,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The report section for docs/benchmarks.md."""
+    soak = result["soak"]
+    mib = 1024 * 1024
+    lines = [
+        "## REST server (`parloir serve`)",
+        "",
+        f"{result['workers']} worker(s), {result['database']}, load from a separate process "
+        f"on loopback, {result['step_seconds']:.0f} s per rate."
+        + (" **Quick run: figures are indicative only.**" if result["quick"] else ""),
+        "",
+        "| rate tried (appends/s) | achieved | p50 ms | p99 ms | errors |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for step in result["steps"]:
+        lines.append(
+            f"| {step['rate']:.0f} | {step['achieved_per_s']:.0f} | "
+            f"{step['p50_ms'] or 0:.1f} | {step['p99_ms'] or 0:.1f} | {step['errors']} |"
+        )
+    appends, items = result["sustained_appends_per_s"], result["batch"]["items_per_s"]
+    verdict_appends = "PASS" if appends >= GOALS["appends_per_s"] else "MISS"
+    verdict_items = "PASS" if items >= GOALS["batched_items_per_s"] else "MISS"
+    lines += [
+        "",
+        f"- Sustained single appends (p99 < {P99_BUDGET_MS:.0f} ms, 0 errors): **{appends:.0f}/s** "
+        f"(goal {GOALS['appends_per_s']:,}: {verdict_appends}).",
+        f"- Batch ingestion (batches of 1,000): **{items:,.0f} items/s**, "
+        f"{result['batch']['errors']} errors (goal {GOALS['batched_items_per_s']:,}: "
+        f"{verdict_items}).",
+        f"- Server RSS before / after {soak['seconds']:.0f} s of appends at {soak['rate']:.0f}/s: "
+        f"{soak['rss_before'] / mib:.0f} MiB / {soak['rss_after'] / mib:.0f} MiB "
+        f"({soak['errors']} errors).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--generate"]:
+        _generate(argv[1])
+        return
+    args = parse_args(argv)
+    result = run(args)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
