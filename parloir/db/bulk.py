@@ -2,7 +2,8 @@
 
 Batches of messages are checked (keys, sequence numbers) before they get here, so they can skip
 SQLAlchemy's per-value processing: SQLite gets one ``executemany`` of plain tuples, PostgreSQL
-one ``COPY``. Values are converted here exactly as the column types would store them.
+one pipelined ``executemany`` (COPY is refused on tables with row-level security). Values
+are converted here exactly as the column types would store them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import JSON, Connection, Table, Uuid, exc
 from sqlalchemy.dialects import sqlite
 
+from parloir.db.engine import execute_for_tenant, set_tenant_now
 from parloir.db.types import UTCDateTime
 
 __all__ = ["fetch_rows", "insert_rows"]
@@ -76,7 +78,7 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
         return
     names = list(rows[0])
     if connection.dialect.name == "postgresql":
-        _copy(connection, table, names, rows)
+        _insert_many(connection, table, names, rows)
         return
     columns = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join("?" for _ in names)
@@ -94,19 +96,25 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})', values)
 
 
-def _copy(
+def _insert_many(
     connection: Connection, table: Table, names: list[str], rows: Sequence[dict[str, Any]]
 ) -> None:
+    # Not COPY: PostgreSQL refuses COPY FROM into a table with row-level security.
+    # psycopg sends an executemany as one pipeline.
     from psycopg.types.json import Jsonb
 
     raw = connection.connection.driver_connection
     assert raw is not None
     columns = ", ".join(f'"{name}"' for name in names)
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row(
-                [Jsonb(v) if isinstance(v, dict | list) else v for v in (row[n] for n in names)]
-            )
+    marks = ", ".join("%s" for _ in names)
+    sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'
+    set_tenant_now(connection)
+    values = [
+        [Jsonb(v) if isinstance(v, dict | list) else v for v in (row[n] for n in names)]
+        for row in rows
+    ]
+    with raw.cursor() as cursor:
+        cursor.executemany(sql, values)
 
 
 def _read_timestamp(value: str) -> str:
@@ -221,7 +229,7 @@ def run_postgres(connection: Connection, statement: Any, params: dict[str, Any])
     assert raw is not None
     try:
         with raw.cursor() as cursor:
-            cursor.execute(sql, values)
+            execute_for_tenant(connection, cursor, sql, values)
             rows: list[Any] = cursor.fetchall()
     except psycopg.Error as error:  # the same exceptions SQLAlchemy would raise
         raise exc.DBAPIError.instance(sql, values, error, psycopg.Error) from error
