@@ -17,11 +17,12 @@ records (``parloir.schemas``), never ORM objects. A store acts for one tenant at
 from __future__ import annotations
 
 from parloir.store_accounts import AccountsMixin
+from parloir.store_isolation import TelegramMixin
 from parloir.store_ledger import LedgerMixin
 from parloir.store_messages import MessagesMixin
 
 __all__ = ["Store"]
 
 
-class Store(AccountsMixin, MessagesMixin, LedgerMixin):
+class Store(AccountsMixin, MessagesMixin, LedgerMixin, TelegramMixin):
     """A conversation store and LLM-usage ledger on SQLite or PostgreSQL."""
