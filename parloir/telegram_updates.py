@@ -91,6 +91,8 @@ def parse_update(update: Any, *, agent_id: uuid.UUID, max_content_length: int) -
         return _message(update, update_id, kind, body, agent_id, max_content_length)
     except InvalidInputError as error:
         raise Unsupported(f"{kind}: {error.detail}") from error
+    except Unsupported as error:
+        raise Unsupported(f"{kind}: {error.reason}") from None
 
 
 def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:

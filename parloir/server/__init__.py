@@ -1,0 +1,1 @@
+"""parloir's REST server (FastAPI): thin routes over the library."""
