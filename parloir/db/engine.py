@@ -173,7 +173,8 @@ def _run_for_tenant(cursor: Any, tenant: str | None, statement: str, parameters:
     if tenant is None or not _starts_transaction(raw):
         return False
     with raw.pipeline():
-        raw.execute(_SET_TENANT, (tenant,))
+        # The same cursor for both (cheaper than a second one): it keeps the last results.
+        cursor.execute(_SET_TENANT, (tenant,))
         cursor.execute(statement, parameters)
     return True
 
