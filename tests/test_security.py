@@ -300,3 +300,12 @@ def test_a_second_database_shares_the_roles_and_its_downgrade_leaves_them(store,
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_the_admin_engine_has_a_small_pool_and_the_owner_engine_none(store):
+    from sqlalchemy.pool import NullPool
+
+    engines = store._shared.engines
+    assert engines.admin.pool.size() == 2
+    assert engines.write.pool.size() == engines.read.pool.size() == 10
+    assert isinstance(engines.owner.pool, NullPool)

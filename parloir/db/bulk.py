@@ -2,8 +2,9 @@
 
 Batches of messages are checked (keys, sequence numbers) before they get here, so they can skip
 SQLAlchemy's per-value processing: SQLite gets one ``executemany`` of plain tuples, PostgreSQL
-one pipelined ``executemany`` (COPY is refused on tables with row-level security). Values
-are converted here exactly as the column types would store them.
+one ``INSERT ... SELECT * FROM unnest(...)`` of one array per column (``COPY`` is refused on
+tables with row-level security). Values are converted here exactly as the column types would
+store them.
 """
 
 from __future__ import annotations
@@ -96,25 +97,36 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})', values)
 
 
+@functools.cache
+def _unnest_insert(table: Table, names: tuple[str, ...]) -> str:
+    """One INSERT of whole columns: each is an array parameter, zipped back by ``unnest``."""
+    from sqlalchemy.dialects.postgresql import psycopg
+
+    dialect = psycopg.dialect()  # type: ignore[no-untyped-call]
+    columns = ", ".join(f'"{name}"' for name in names)
+    arrays = ", ".join(f"%s::{table.c[n].type.compile(dialect=dialect)}[]" for n in names)
+    return f'INSERT INTO "{table.name}" ({columns}) SELECT * FROM unnest({arrays})'
+
+
 def _insert_many(
     connection: Connection, table: Table, names: list[str], rows: Sequence[dict[str, Any]]
 ) -> None:
-    # Not COPY: PostgreSQL refuses COPY FROM into a table with row-level security.
-    # psycopg sends an executemany as one pipeline.
+    # Not COPY: PostgreSQL refuses COPY FROM into a table with row-level security. One
+    # statement with an array per column is the next fastest: one round trip, one plan.
     from psycopg.types.json import Jsonb
 
     raw = connection.connection.driver_connection
     assert raw is not None
-    columns = ", ".join(f'"{name}"' for name in names)
-    marks = ", ".join("%s" for _ in names)
-    sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'
+    json_columns = {n for n in names if issubclass(type(table.c[n].type), JSON)}
+    columns = []
+    for name in names:
+        values = [row[name] for row in rows]
+        if name in json_columns:
+            values = [None if v is None else Jsonb(v) for v in values]
+        columns.append(values)
     set_tenant_now(connection)
-    values = [
-        [Jsonb(v) if isinstance(v, dict | list) else v for v in (row[n] for n in names)]
-        for row in rows
-    ]
     with raw.cursor() as cursor:
-        cursor.executemany(sql, values)
+        cursor.execute(_unnest_insert(table, tuple(names)), columns)
 
 
 def _read_timestamp(value: str) -> str:

@@ -106,7 +106,8 @@ def _postgres_engines(settings: Settings) -> Engines:
 
     def engine(role: str | None, **options: Any) -> Engine:
         if "poolclass" not in options:
-            options.update(pool_size=10, max_overflow=10)
+            options.setdefault("pool_size", 10)
+            options.setdefault("max_overflow", 10)
         made = create_engine(settings.database_url, **options)
         _ping_when_idle(made)
 
@@ -182,7 +183,7 @@ def _run_for_tenant(cursor: Any, tenant: str | None, statement: str, parameters:
 def set_tenant_now(connection: Connection) -> None:
     """Set ``connection``'s tenant at once if its next statement would open a transaction.
 
-    For statements that cannot share a pipeline (``COPY``), in a write transaction.
+    For an ``executemany`` in a write transaction (psycopg pipelines it on its own).
     """
     raw = connection.connection.driver_connection
     tenant = connection.get_execution_options().get(TENANT_OPTION)
