@@ -204,7 +204,7 @@ def fetch_rows(connection: Connection, statement: Any, params: dict[str, Any]) -
     """Run a SELECT built once at import; rows come back ready for a pydantic record."""
     if connection.dialect.name == "sqlite":
         return run_sqlite(connection, statement, params)
-    return list(connection.execute(statement, params).all())
+    return run_postgres(connection, statement, params)
 
 
 @functools.cache

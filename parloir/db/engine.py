@@ -114,11 +114,13 @@ def _postgres_engines(settings: Settings) -> Engines:
         @event.listens_for(made, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             set_json_loads(_json_loads, dbapi_connection)
-            if role is not None:
-                autocommit = dbapi_connection.autocommit
-                dbapi_connection.autocommit = True
-                dbapi_connection.execute(f"SET ROLE {role}")
-                dbapi_connection.autocommit = autocommit
+            # UTC sessions: timestamps read straight through psycopg (parloir.db.bulk) come
+            # back in UTC, as UTCDateTime gives them everywhere else.
+            setup = "SET TIME ZONE 'UTC'" + (f"; SET ROLE {role}" if role else "")
+            autocommit = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True
+            dbapi_connection.execute(setup)
+            dbapi_connection.autocommit = autocommit
 
         if role == APP_ROLE:
             _set_tenant_per_transaction(made)
