@@ -32,6 +32,7 @@ from parloir.schemas import (
     UserRead,
 )
 from parloir.store import Store
+from parloir.telegram import TelegramResult, TelegramWebhookRead
 
 __version__ = "0.1.0"
 
@@ -60,6 +61,8 @@ __all__ = [
     "SessionRead",
     "Settings",
     "Store",
+    "TelegramResult",
+    "TelegramWebhookRead",
     "TenantRead",
     "Totals",
     "UserRead",

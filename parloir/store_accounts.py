@@ -116,7 +116,7 @@ class AccountsMixin(StoreBase):
 
     def verify_api_key(self, key: str) -> ApiKeyRead | None:
         """The live key matching ``key`` (in any tenant: its ``tenant_id`` says which)."""
-        with self._write() as scope:
+        with self._admin(write=True) as scope:
             return accounts.verify_api_key(scope, key)
 
     def revoke_api_key(self, key_id: uuid.UUID) -> ApiKeyRead:

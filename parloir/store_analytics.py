@@ -90,7 +90,7 @@ class AnalyticsMixin(StoreBase):
 
     def check_rollups(self, *, rebuild: bool = False, all_tenants: bool = False) -> RollupCheck:
         """Compare the rollups with the raw rows; with ``rebuild``, replace them as well."""
-        with self._write() as scope:
+        with self._admin(write=True) if all_tenants else self._write() as scope:
             return costs.check_rollups(scope, rebuild_rows=rebuild, all_tenants=all_tenants)
 
     def recompute_costs(self, *, since: datetime | None = None) -> CostRecompute:

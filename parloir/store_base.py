@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from parloir import accounts
 from parloir.config import Settings
 from parloir.db import migrate as migrate_module
-from parloir.db.engine import Engines, create_engines
+from parloir.db.engine import TENANT_OPTION, Engines, create_engines
 from parloir.db.errors import translate_db_errors
 from parloir.db.models import DEFAULT_TENANT_ID
 from parloir.inputs import TenantFields
@@ -74,7 +74,7 @@ class StoreBase:
         engines = create_engines(settings)
         try:
             auto = migrate if migrate is not None else engines.dialect == "sqlite"
-            migrate_module.check_schema(engines.write, auto_upgrade=auto)
+            migrate_module.check_schema(engines.owner, auto_upgrade=auto)
         except BaseException:
             engines.dispose()
             raise
@@ -125,11 +125,30 @@ class StoreBase:
     def transaction(self) -> Iterator[Session]:
         """A write transaction: commits on success, rolls back on any exception."""
         with translate_db_errors(), self._shared.write_sessions.begin() as session:
+            session.connection(execution_options=self._tenant_option())
             yield session
+
+    def _tenant_option(self) -> dict[str, str]:
+        # On PostgreSQL the engine sets this tenant at the start of every transaction of the
+        # connection (parloir.db.engine); row-level security then shows only its rows.
+        return {TENANT_OPTION: str(self._tenant_id)}
 
     @contextmanager
     def _write(self) -> Iterator[Scope]:
         with translate_db_errors(), self._shared.engines.write.begin() as connection:
+            connection.execution_options(**self._tenant_option())
+            yield self._scope(connection)
+
+    @contextmanager
+    def _admin(self, *, write: bool) -> Iterator[Scope]:
+        """A transaction across tenants: as ``parloir_admin`` on PostgreSQL, whose policies
+        show every tenant's rows. Only tenant management and lookups that must find a row's
+        tenant (API keys, webhooks) use it."""
+        if self.dialect == "sqlite":
+            with self._write() if write else self._read() as scope:
+                yield scope
+            return
+        with translate_db_errors(), self._shared.engines.admin.begin() as connection:
             yield self._scope(connection)
 
     @contextmanager
@@ -146,6 +165,7 @@ class StoreBase:
     @contextmanager
     def _read(self) -> Iterator[Scope]:
         with translate_db_errors(), self._shared.engines.read.begin() as connection:
+            connection.execution_options(**self._tenant_option())
             yield self._scope(connection)
 
     def _scope(self, connection: Connection) -> Scope:
@@ -160,27 +180,27 @@ class StoreBase:
 
     def current_revision(self) -> str | None:
         """The schema revision of the database."""
-        return migrate_module.current_revision(self._shared.engines.write)
+        return migrate_module.current_revision(self._shared.engines.owner)
 
-    # Tenants are the one thing a store manages across tenants.
+    # Tenants are the one thing a store manages across tenants (as parloir_admin).
 
     def create_tenant(self, **fields: Unpack[TenantFields]) -> TenantRead:
         """Create a tenant (a workspace); ``slug`` must be unique."""
         data = validate(TenantFields, fields)
-        with self._write() as scope:
+        with self._admin(write=True) as scope:
             return accounts.create_tenant(scope, data)
 
     def get_tenant(self, tenant_id: uuid.UUID | None = None) -> TenantRead:
         """A tenant by id (default: this store's)."""
-        with self._read() as scope:
+        with self._admin(write=False) as scope:
             return accounts.get_tenant(scope, tenant_id or self._tenant_id)
 
     def find_tenant(self, slug: str) -> TenantRead | None:
         """The tenant with this slug, or None."""
-        with self._read() as scope:
+        with self._admin(write=False) as scope:
             return accounts.find_tenant_by_slug(scope, slug)
 
     def list_tenants(self) -> list[TenantRead]:
         """Every tenant."""
-        with self._read() as scope:
+        with self._admin(write=False) as scope:
             return accounts.list_tenants(scope)

@@ -42,6 +42,7 @@ class ImportExportMixin(StoreBase):
         report = run_import(
             self._shared.engines.write,
             source,
+            admin_engine=self._shared.engines.admin,
             tenant_id=self._tenant_id,
             now=self._shared.clock(),
             max_content_length=settings.max_content_length,

@@ -147,7 +147,7 @@ class LedgerMixin(StoreBase):
 
     def purge_sessions(self, *, all_tenants: bool = False) -> int:
         """Delete expired sessions; return how many were removed."""
-        with self._write() as scope:
+        with self._admin(write=True) if all_tenants else self._write() as scope:
             return sessions.purge_sessions(scope, all_tenants=all_tenants)
 
     def record_audit_event(self, **fields: Unpack[AuditEventFields]) -> AuditEventRead:
@@ -233,5 +233,5 @@ class LedgerMixin(StoreBase):
 
     def totals(self, *, all_tenants: bool = False) -> Totals:
         """Counts and usage sums over this tenant's raw rows (or every tenant's)."""
-        with self._read() as scope:
+        with self._admin(write=False) if all_tenants else self._read() as scope:
             return stats.totals(scope, all_tenants=all_tenants)

@@ -35,7 +35,7 @@ class ServerMixin(StoreBase):
 
     def verify_login_token(self, token: str) -> TokenOwner | None:
         """Who a live login token belongs to (in any tenant), or None."""
-        with self._read() as scope:
+        with self._admin(write=False) as scope:
             return credentials.find_login_token(scope, token)
 
     def revoke_login_token(self, token_id: uuid.UUID) -> None:
@@ -52,7 +52,7 @@ class ServerMixin(StoreBase):
         per_address: tuple[int, timedelta],
     ) -> int | None:
         """Seconds before ``username`` may try again from ``address`` (None: now)."""
-        with self._read() as scope:
+        with self._admin(write=False) as scope:  # the per-address count spans tenants
             return credentials.login_retry_after(scope, username, address, (per_user, per_address))
 
     def record_login_failure(self, username: str, address: str, *, keep: timedelta) -> None:
@@ -81,7 +81,7 @@ class ServerMixin(StoreBase):
 
     def purge_expired_credentials(self) -> int:
         """Delete expired login tokens and idempotency records of every tenant."""
-        with self._write() as scope:
+        with self._admin(write=True) as scope:
             return credentials.purge_expired(scope)
 
     def create_widget_token(self, conversation_id: uuid.UUID, api_key_id: uuid.UUID) -> str:
@@ -98,7 +98,7 @@ class ServerMixin(StoreBase):
 
     def peek_api_key(self, key: str) -> ApiKeyRead | None:
         """The live key matching ``key`` (any tenant), read only: its last use is not noted."""
-        with self._read() as scope:
+        with self._admin(write=False) as scope:
             return credentials.peek_api_key(scope, key)
 
     def append_message_audited(

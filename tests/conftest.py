@@ -81,7 +81,7 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(f"PostgreSQL at {base} is unreachable: {error}")
     test_url = make_url(url).set(database=name).render_as_string(hide_password=False)
     engines = create_engines(Settings(database_url=test_url))
-    migrate.upgrade(engines.write)
+    migrate.upgrade(engines.owner)
     engines.dispose()
     yield test_url
     with admin.connect() as conn:

@@ -434,13 +434,14 @@ def test_a_database_error_on_the_fast_append_path_is_a_parloir_error(store, conv
     from parloir import ParloirError
 
     # A rule the database knows and the input checks do not: the store must still answer
-    # with its own error, not a driver exception.
-    with store.transaction() as session:
-        session.execute(text("CREATE UNIQUE INDEX uq_test_content ON messages (content)"))
+    # with its own error, not a driver exception. (DDL: as the owner, not the store's role.)
+    owner = store._shared.engines.owner
+    with owner.begin() as connection:
+        connection.execute(text("CREATE UNIQUE INDEX uq_test_content ON messages (content)"))
     try:
         store.append_message(conversation_id, role="user", content="same")
         with pytest.raises(ParloirError):
             store.append_message(conversation_id, role="user", content="same", external_id="x")
     finally:
-        with store.transaction() as session:
-            session.execute(text("DROP INDEX uq_test_content"))
+        with owner.begin() as connection:
+            connection.execute(text("DROP INDEX uq_test_content"))

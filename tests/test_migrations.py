@@ -54,12 +54,12 @@ def test_head_schema_matches_the_models(database_url):
 def test_head_to_base_to_head_round_trips(database_url):
     engines = _engines(database_url)
     try:
-        migrate.downgrade(engines.write, "base")
-        assert migrate.current_revision(engines.write) is None
-        assert set(inspect(engines.write).get_table_names()) <= {"alembic_version"}
-        migrate.upgrade(engines.write)
-        assert migrate.current_revision(engines.write) == migrate.head_revision()
-        assert set(inspect(engines.write).get_table_names()) >= TABLES
+        migrate.downgrade(engines.owner, "base")
+        assert migrate.current_revision(engines.owner) is None
+        assert set(inspect(engines.owner).get_table_names()) <= {"alembic_version"}
+        migrate.upgrade(engines.owner)
+        assert migrate.current_revision(engines.owner) == migrate.head_revision()
+        assert set(inspect(engines.owner).get_table_names()) >= TABLES
     finally:
         engines.dispose()
     assert _diff(database_url) == []
@@ -77,11 +77,11 @@ def test_empty_sqlite_file_is_migrated_on_open(tmp_path):
 def test_postgres_not_at_head_is_refused_with_the_command_to_run(postgres_url):
     engines = _engines(postgres_url)
     try:
-        migrate.downgrade(engines.write, "base")
+        migrate.downgrade(engines.owner, "base")
         with pytest.raises(SchemaError, match="parloir db upgrade"):
             Store.open(postgres_url)
         Store.open(postgres_url, migrate=True).close()
-        assert migrate.current_revision(engines.write) == migrate.head_revision()
+        assert migrate.current_revision(engines.owner) == migrate.head_revision()
     finally:
         engines.dispose()
 

@@ -352,8 +352,8 @@ def test_the_migration_indexes_messages_stored_before_it(store, database_url, co
     before = _say(store, conversation_id, "archived wisdom")
     engines = create_engines(Settings(database_url=database_url))
     try:
-        migrate.downgrade(engines.write, "0001")
-        migrate.upgrade(engines.write)
+        migrate.downgrade(engines.owner, "0002")
+        migrate.upgrade(engines.owner)
     finally:
         engines.dispose()
     assert _ids(store.search("wisdom")) == [before]

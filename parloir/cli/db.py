@@ -26,9 +26,9 @@ def upgrade(
     settings = ctx.obj.settings
     engines = create_engines(settings)
     try:
-        before = migrate.current_revision(engines.write)
-        migrate.upgrade(engines.write, revision)
-        after = migrate.current_revision(engines.write)
+        before = migrate.current_revision(engines.owner)
+        migrate.upgrade(engines.owner, revision)
+        after = migrate.current_revision(engines.owner)
     finally:
         engines.dispose()
     _report(settings.database_url, before, after, json_output)
@@ -40,7 +40,7 @@ def current(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     settings = ctx.obj.settings
     engines = create_engines(settings)
     try:
-        revision = migrate.current_revision(engines.write)
+        revision = migrate.current_revision(engines.owner)
     finally:
         engines.dispose()
     head = migrate.head_revision()

@@ -9,8 +9,13 @@ process go through one writer connection (a pool of one): threads queue in-proce
 contending for the file lock, and no two connections of ours write or checkpoint at once.
 Readers use a separate pool and plain ``BEGIN``.
 
-On PostgreSQL one psycopg 3 pool serves both; reads run in autocommit, and a connection that
-sat idle is pinged before use.
+On PostgreSQL the store's connections act as the application role ``parloir_app`` (``SET ROLE``
+when a connection is made), which row-level security confines to one tenant; the tenant of
+every transaction is set with ``set_config('parloir.tenant_id', ..., true)``, sent in the same
+psycopg pipeline as the transaction's first statement, so it costs no round trip of its own
+(see :func:`execute_for_tenant`). Cross-tenant operations use a third engine acting as
+``parloir_admin``, and migrations a fourth with the login's own rights. A connection that sat
+idle is pinged before use. docs/security.md tells the whole design.
 """
 
 from __future__ import annotations
@@ -22,30 +27,60 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from parloir.config import Settings
 from parloir.errors import ConfigError, MissingDependencyError
 
-__all__ = ["Engines", "create_engines"]
+__all__ = [
+    "ADMIN_ROLE",
+    "APP_ROLE",
+    "TENANT_OPTION",
+    "TENANT_SETTING",
+    "Engines",
+    "create_engines",
+    "execute_for_tenant",
+    "set_tenant_now",
+]
+
+APP_ROLE = "parloir_app"
+"""The role the store's tenant-bound connections act as on PostgreSQL."""
+ADMIN_ROLE = "parloir_admin"
+"""The role of the few operations that span tenants (tenants, API key lookup, webhooks)."""
+TENANT_SETTING = "parloir.tenant_id"
+"""The setting the row-level security policies read."""
+TENANT_OPTION = "parloir_tenant_id"
+"""The execution option that carries a connection's tenant id to :func:`execute_for_tenant`."""
+
+_SET_TENANT = f"SELECT set_config('{TENANT_SETTING}', %s, true)"
 
 
 @dataclass(frozen=True)
 class Engines:
-    """The engines of one store: ``write`` and ``read`` are the same object on PostgreSQL."""
+    """The engines of one store.
+
+    ``write`` and ``read`` carry tenant work (``read`` is in autocommit on PostgreSQL);
+    ``admin`` spans tenants; ``owner`` runs migrations and schema checks. On SQLite ``admin``
+    and ``owner`` are the ``write`` engine.
+    """
 
     write: Engine
     read: Engine
+    admin: Engine
+    owner: Engine
 
     @property
     def dialect(self) -> str:
         return self.write.dialect.name
 
     def dispose(self) -> None:
-        self.write.dispose()
-        if self.read is not self.write:
-            self.read.dispose()
+        seen: set[int] = set()
+        for engine in (self.write, self.read, self.admin, self.owner):
+            if id(engine) not in seen:
+                seen.add(id(engine))
+                engine.dispose()
 
 
 def create_engines(settings: Settings) -> Engines:
@@ -62,26 +97,112 @@ IDLE_PING_SECONDS = 1.0
 
 def _postgres_engines(settings: Settings) -> Engines:
     try:
+        import psycopg
         from psycopg.types.json import set_json_loads
     except ImportError:  # pragma: no cover - depends on the installed extras
         raise MissingDependencyError("psycopg", extra="postgres") from None
+    if not psycopg.Pipeline.is_supported():  # pragma: no cover - depends on the libpq
+        raise ConfigError("PostgreSQL needs psycopg with libpq >= 14 (pipeline mode)")
 
-    def engine(**options: Any) -> Engine:
-        made = create_engine(settings.database_url, pool_size=10, max_overflow=10, **options)
+    def engine(role: str | None, **options: Any) -> Engine:
+        if "poolclass" not in options:
+            options.setdefault("pool_size", 10)
+            options.setdefault("max_overflow", 10)
+        made = create_engine(settings.database_url, **options)
         _ping_when_idle(made)
 
         @event.listens_for(made, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             set_json_loads(_json_loads, dbapi_connection)
+            # UTC sessions: timestamps read straight through psycopg (parloir.db.bulk) come
+            # back in UTC, as UTCDateTime gives them everywhere else.
+            setup = "SET TIME ZONE 'UTC'" + (f"; SET ROLE {role}" if role else "")
+            autocommit = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True
+            dbapi_connection.execute(setup)
             _set_search_language(dbapi_connection, settings.search_language)
+            dbapi_connection.autocommit = autocommit
 
+        if role == APP_ROLE:
+            _set_tenant_per_transaction(made)
         return made
 
-    write = engine()
-    # Reads, and writes that are one statement, run in autocommit: one round trip instead of
-    # BEGIN, the statement and COMMIT. A pool of their own keeps its connections in that mode.
-    read = engine(isolation_level="AUTOCOMMIT")
-    return Engines(write=write, read=read)
+    write = engine(APP_ROLE)
+    # Reads, and writes that are one statement, run in autocommit: one round trip (the tenant
+    # and the statement pipelined) instead of BEGIN, the statement and COMMIT. A pool of their
+    # own keeps its connections in that mode.
+    read = engine(APP_ROLE, isolation_level="AUTOCOMMIT")
+    admin = engine(ADMIN_ROLE, pool_size=2, max_overflow=8)
+    owner = engine(None, poolclass=NullPool)  # migrations and schema checks: rare
+    return Engines(write=write, read=read, admin=admin, owner=owner)
+
+
+def _set_tenant_per_transaction(engine: Engine) -> None:
+    """Route every statement of ``engine`` through :func:`_run_for_tenant`."""
+
+    @event.listens_for(engine, "do_execute")
+    def _do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        tenant = context.execution_options.get(TENANT_OPTION)
+        return _run_for_tenant(cursor, tenant, statement, parameters)
+
+    @event.listens_for(engine, "do_execute_no_params")
+    def _do_execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
+        tenant = context.execution_options.get(TENANT_OPTION)
+        return _run_for_tenant(cursor, tenant, statement, None)
+
+    @event.listens_for(engine, "do_executemany")
+    def _do_executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        tenant = context.execution_options.get(TENANT_OPTION)
+        if tenant is not None and _starts_transaction(cursor.connection):
+            cursor.connection.execute(_SET_TENANT, (tenant,))
+        return False
+
+
+def _starts_transaction(raw: Any) -> bool:
+    """True if the next statement on ``raw`` opens a transaction (autocommit: each one does)."""
+    from psycopg.pq import TransactionStatus
+
+    return bool(raw.autocommit) or raw.info.transaction_status == TransactionStatus.IDLE
+
+
+def _run_for_tenant(cursor: Any, tenant: str | None, statement: str, parameters: Any) -> bool:
+    """Run a statement that opens a transaction with the tenant set first, in one round trip.
+
+    The ``set_config`` (local to the transaction) and the statement go in one psycopg pipeline:
+    in autocommit they share the implicit transaction the final Sync commits; otherwise
+    psycopg queues its ``BEGIN`` in front of them. Inside a transaction the tenant is already
+    set and the statement runs as usual. Returns False when the caller should execute it.
+    """
+    raw = cursor.connection
+    if tenant is None or not _starts_transaction(raw):
+        return False
+    with raw.pipeline():
+        # The same cursor for both (cheaper than a second one): it keeps the last results.
+        cursor.execute(_SET_TENANT, (tenant,))
+        cursor.execute(statement, parameters)
+    return True
+
+
+def set_tenant_now(connection: Connection) -> None:
+    """Set ``connection``'s tenant at once if its next statement would open a transaction.
+
+    For an ``executemany`` in a write transaction (psycopg pipelines it on its own).
+    """
+    raw = connection.connection.driver_connection
+    tenant = connection.get_execution_options().get(TENANT_OPTION)
+    if tenant is not None and _starts_transaction(raw):
+        assert raw is not None and not raw.autocommit
+        raw.execute(_SET_TENANT, (tenant,))
+
+
+def execute_for_tenant(connection: Connection, cursor: Any, statement: str, values: Any) -> None:
+    """Execute ``statement`` on a raw psycopg ``cursor`` of ``connection`` with its tenant set.
+
+    For the paths that call psycopg directly (see :mod:`parloir.db.bulk`).
+    """
+    tenant = connection.get_execution_options().get(TENANT_OPTION)
+    if not _run_for_tenant(cursor, tenant, statement, values):
+        cursor.execute(statement, values)
 
 
 def _set_search_language(dbapi_connection: Any, language: str) -> None:
@@ -161,7 +282,7 @@ def _sqlite_engines(settings: Settings) -> Engines:
     )
     _configure_sqlite(write, settings, begin="BEGIN IMMEDIATE")
     _configure_sqlite(read, settings, begin="BEGIN")
-    return Engines(write=write, read=read)
+    return Engines(write=write, read=read, admin=write, owner=write)
 
 
 def _configure_sqlite(engine: Engine, settings: Settings, *, begin: str) -> None:

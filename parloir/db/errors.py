@@ -29,3 +29,10 @@ def translate_db_errors() -> Iterator[None]:
     except exc.DataError as error:
         message = str(error.orig).splitlines()[0] if error.orig else "data error"
         raise InvalidInputError.single("value", "storable", message) from error
+    except exc.ProgrammingError as error:
+        # insufficient_privilege: row-level security refused a row of another tenant, or the
+        # store's role lacks a grant. Either is a bug below the API, never a user's mistake.
+        if getattr(error.orig, "sqlstate", None) != "42501":
+            raise
+        message = str(error.orig).splitlines()[0]
+        raise ParloirError(f"refused by the database's access rules: {message}") from error

@@ -13,13 +13,14 @@ import functools
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Engine
 
+from parloir.db.engine import TENANT_OPTION
 from parloir.db.errors import translate_db_errors
 from parloir.errors import InvalidInputError
 from parloir.importers import writer
@@ -285,6 +286,7 @@ def run_import(
     engine: Engine,
     location: str,
     *,
+    admin_engine: Engine | None = None,
     tenant_id: uuid.UUID,
     now: datetime,
     max_content_length: int,
@@ -303,13 +305,18 @@ def run_import(
         report = ImportReport(source=_redacted(location), layout=layout.name, dry_run=dry_run)
         if on_total is not None:
             on_total(layout.total(source))
-        with translate_db_errors(), engine.connect() as connection:
+        with translate_db_errors(), ExitStack() as stack:
+            connection = stack.enter_context(engine.connect())
+            # On PostgreSQL row-level security shows and accepts only this tenant's rows.
+            connection.execution_options(**{TENANT_OPTION: str(tenant_id)})
             if connection.dialect.name == "sqlite":
                 connection.exec_driver_sql("PRAGMA cache_size=-65536")  # 64 MiB for the run
                 connection.commit()
             sink = writer.Sink(
                 connection, tenant_id, now, max_content_length, report, capture_prompts
             )
+            if admin_engine is not None and admin_engine is not engine:
+                sink.across_tenants = stack.enter_context(admin_engine.connect())
             ctx = Context(source, connection, sink, options, layout.name, dry_run)
             if progress is not None:
                 ctx.progress = progress

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 
 from parloir.db.bulk import insert_rows
+from parloir.db.engine import execute_for_tenant, set_tenant_now
 from parloir.db.tables import (
     AGENTS,
     AUDIT_EVENTS,
@@ -76,6 +77,9 @@ class Sink:
     report: ImportReport
     capture_prompts: bool = True
     pending: dict[uuid.UUID, Row] = field(default_factory=dict)
+    across_tenants: Connection | None = None
+    """For lookups in every tenant (:func:`owners`): on PostgreSQL a connection of the admin
+    role, which row-level security lets see every tenant; else the sink's own connection."""
 
     @property
     def dialect(self) -> str:
@@ -91,11 +95,18 @@ def _param(sink: Sink, value: Any) -> Any:
     return value.hex if sink.dialect == "sqlite" and isinstance(value, uuid.UUID) else value
 
 
-def _fetch(sink: Sink, sql: str, fixed: Sequence[Any], values: Sequence[Any]) -> list[Any]:
+def _fetch(
+    sink: Sink,
+    sql: str,
+    fixed: Sequence[Any],
+    values: Sequence[Any],
+    connection: Connection | None = None,
+) -> list[Any]:
     """Rows of ``sql`` (``?`` placeholders; ``IN ({in})`` takes ``values``) straight through
     the driver, in slices of values; on PostgreSQL the list is one array parameter."""
     out: list[Any] = []
-    raw = sink.connection.connection.driver_connection
+    connection = connection or sink.connection
+    raw = connection.connection.driver_connection
     assert raw is not None
     head = [_param(sink, v) for v in fixed]
     for part in _slices(list(values)):
@@ -105,7 +116,8 @@ def _fetch(sink: Sink, sql: str, fixed: Sequence[Any], values: Sequence[Any]) ->
         else:
             text = sql.replace("IN ({in})", "= ANY(?)").replace("?", "%s")
             with raw.cursor() as cursor:
-                out.extend(cursor.execute(text, [*head, list(part)]).fetchall())
+                execute_for_tenant(connection, cursor, text, [*head, list(part)])
+                out.extend(cursor.fetchall())
     return out
 
 
@@ -122,7 +134,8 @@ def existing_ids(sink: Sink, table: Table, ids: Iterable[uuid.UUID]) -> set[uuid
 def owners(sink: Sink, table: Table, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
     """The tenant of each of ``ids`` stored in ``table`` (in any tenant)."""
     sql = f'SELECT id, tenant_id FROM "{table.name}" WHERE id IN ({{in}})'
-    return {_uuid(a): _uuid(b) for a, b in _fetch(sink, sql, [], list(set(ids)))}
+    found = _fetch(sink, sql, [], list(set(ids)), sink.across_tenants)
+    return {_uuid(a): _uuid(b) for a, b in found}
 
 
 def _new_rows(sink: Sink, table: Table, entity: str, rows: Sequence[Row]) -> list[Row]:
@@ -344,6 +357,7 @@ def set_message_tokens(sink: Sink, tokens: Sequence[tuple[uuid.UUID, int]]) -> N
     if sink.dialect == "sqlite":
         raw.executemany(sql, params)
     else:
+        set_tenant_now(sink.connection)
         with raw.cursor() as cursor:
             cursor.executemany(sql.replace("?", "%s"), params)
 
@@ -460,6 +474,7 @@ def _move_counters(sink: Sink, counters: dict[uuid.UUID, _Counters], ids: set[uu
         stamp = _stamp
         raw.executemany(sql, [(s, n, stamp(at), cid.hex) for s, n, at, cid in params])
     else:
+        set_tenant_now(sink.connection)
         with raw.cursor() as cursor:
             cursor.executemany(sql.replace("?", "%s"), params)
 

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from parloir.config import Settings
+from parloir.server import telegram
 from parloir.server.middleware import BodyGuardMiddleware, RequestIdMiddleware
 from parloir.server.problems import Problem, install_handlers
 from parloir.server.routes import ROUTERS
@@ -50,10 +51,15 @@ def create_app(
     app.state.settings = settings
     app.state.hash_semaphore = asyncio.Semaphore(settings.hash_concurrency)
     install_handlers(app)
-    for router in ROUTERS:
+    for router in (*ROUTERS, telegram.router):
         app.include_router(router)
     app.state.lenient_body_paths = lenient = ["/v1/batch"]
-    app.add_middleware(BodyGuardMiddleware, settings=settings, lenient_paths=lenient)
+    app.add_middleware(
+        BodyGuardMiddleware,
+        settings=settings,
+        lenient_paths=lenient,
+        raw_paths=(telegram.WEBHOOK_PREFIX,),
+    )
     app.add_middleware(RequestIdMiddleware)
     _document_problem(app)
     return app

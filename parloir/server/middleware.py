@@ -58,17 +58,28 @@ class BodyGuardMiddleware:
     """Bound, type-check and sanity-check request bodies before they reach a route."""
 
     def __init__(
-        self, app: ASGIApp, settings: ServerSettings, lenient_paths: list[str] | None = None
+        self,
+        app: ASGIApp,
+        settings: ServerSettings,
+        lenient_paths: list[str] | None = None,
+        raw_paths: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.settings = settings
+        self.raw_paths = raw_paths
+        """Path prefixes whose routes read and judge the raw body themselves (the Telegram
+        webhook acknowledges and quarantines whatever arrives, after checking its secret)."""
         self.lenient_paths = lenient_paths if lenient_paths is not None else []
         """Path prefixes whose routes check the values themselves (they answer per item, or
         must acknowledge whatever arrives, like a webhook): only size, media type, UTF-8,
         JSON syntax and depth are checked for them. The list may grow after start-up."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in _BODY_METHODS
+            or scope["path"].startswith(self.raw_paths)
+        ):
             await self.app(scope, receive, send)
             return
         path = scope["path"]
