@@ -9,9 +9,10 @@ only, since building a snippet costs more than ranking.
 Ranking every match of a common word would cost time in proportion to the whole table, so a
 search ranks the :data:`RANK_WINDOW` most recent matches of the tenant (after the filters):
 exact for any query with fewer matches, and "the best of the latest" for the others. The
-window is found without sorting: FTS5 walks its rowids (insertion order) backwards, and
-PostgreSQL either walks the ``(tenant_id, created_at)`` index backwards checking each row
-against the query (common words) or sorts the few rows the GIN index finds (rare words).
+window is found without ranking everything: FTS5 walks its rowids (insertion order)
+backwards, and PostgreSQL either walks the ``(tenant_id, created_at)`` index backwards,
+checking each row against the query (common words), or sorts the few rows the GIN index
+finds (rare words). Only the window's rows are ranked.
 
 Pages are ordered by score, then newest first; the cursor is the last hit's (score, id), so
 the next page starts strictly after it (keyset pagination, no offsets). Scores depend on the
