@@ -9,9 +9,10 @@ only, since building a snippet costs more than ranking.
 Ranking every match of a common word would cost time in proportion to the whole table, so a
 search ranks the :data:`RANK_WINDOW` most recent matches of the tenant (after the filters):
 exact for any query with fewer matches, and "the best of the latest" for the others. The
-window is found without sorting: FTS5 walks its rowids (insertion order) backwards, and
-PostgreSQL either walks the ``(tenant_id, created_at)`` index backwards checking each row
-against the query (common words) or sorts the few rows the GIN index finds (rare words).
+window is found without ranking everything: FTS5 walks its rowids (insertion order)
+backwards, and PostgreSQL either walks the ``(tenant_id, created_at)`` index backwards,
+checking each row against the query (common words), or sorts the few rows the GIN index
+finds (rare words). Only the window's rows are ranked.
 
 Pages are ordered by score, then newest first; the cursor is the last hit's (score, id), so
 the next page starts strictly after it (keyset pagination, no offsets). Scores depend on the
@@ -25,6 +26,8 @@ import base64
 import binascii
 import struct
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, get_args
 
 from sqlalchemy import Integer, Select, and_, bindparam, cast, func, literal_column, or_, select
@@ -85,14 +88,33 @@ def search_messages(
     else:
         match, score, key = _postgres_terms(parsed, language)
     ranked = _ranked(scope, match, score, key, filters, after, limit)
-    rows = scope.session.execute(ranked).all()
-    page = rows[:limit]
-    snippets = _snippets(scope, parsed, language, [row.key for row in page])
+    with _custom_plans(scope):
+        rows = scope.session.execute(ranked).all()
+        page = rows[:limit]
+        snippets = _snippets(scope, parsed, language, [row.key for row in page])
     hits = [_hit(row, snippets.get(row.key, ""), markers) for row in page]
     next_cursor = None
     if len(rows) > limit:
         next_cursor = encode_search_cursor(page[-1].score, page[-1].id)
     return Page[SearchHit](items=hits, next_cursor=next_cursor)
+
+
+@contextmanager
+def _custom_plans(scope: Scope) -> Iterator[None]:
+    """On PostgreSQL, plan the search for its actual words, every time.
+
+    psycopg prepares a statement run five times, and PostgreSQL may then keep one generic
+    plan for any parameters: with the words unknown, the tsquery is rebuilt for every row and
+    a plan good for a rare word is used for a common one (seconds instead of milliseconds).
+    """
+    if scope.dialect != "postgresql":
+        yield
+        return
+    scope.session.exec_driver_sql("SET plan_cache_mode = force_custom_plan")
+    try:
+        yield
+    finally:
+        scope.session.exec_driver_sql("RESET plan_cache_mode")
 
 
 def _sqlite_terms(parsed: ParsedQuery) -> tuple[Any, Any, Any]:
