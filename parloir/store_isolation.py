@@ -6,14 +6,20 @@ import secrets
 import uuid
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from parloir import telegram
+from parloir.db.errors import is_lock_conflict
 from parloir.db.tables import AGENTS
 from parloir.scope import Scope
 from parloir.store_base import StoreBase
 from parloir.telegram import TelegramResult, TelegramWebhookRead
-from parloir.telegram_updates import Unsupported, parse_update, payload_text, update_id_of
+from parloir.telegram_updates import Plan, Unsupported, parse_update, payload_text, update_id_of
 
 __all__ = ["TelegramMixin"]
+
+
+LOCK_CONFLICT_ATTEMPTS = 5
 
 
 class TelegramMixin(StoreBase):
@@ -55,6 +61,18 @@ class TelegramMixin(StoreBase):
             return self.quarantine_telegram_update(
                 agent_id, error.reason, payload_text(update), update_id=update_id_of(update)
             )
+        for attempt in range(1, LOCK_CONFLICT_ATTEMPTS + 1):
+            try:
+                return self._ingest_plan(agent_id, plan)
+            except OperationalError as error:
+                # A new conversation and its first message move two statistics rows; two
+                # deliveries may take them in opposite orders. PostgreSQL then rolls one back
+                # whole, and running it again is safe.
+                if not is_lock_conflict(error) or attempt == LOCK_CONFLICT_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _ingest_plan(self, agent_id: uuid.UUID, plan: Plan) -> TelegramResult:
         with self._write() as scope:
             scope.get_row(AGENTS, agent_id, "agent")
             claim = telegram.claim_update(scope, agent_id, plan.update_id, plan.kind)

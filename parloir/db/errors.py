@@ -9,7 +9,17 @@ from sqlalchemy import exc
 
 from parloir.errors import ConflictError, InvalidInputError, ParloirError
 
-__all__ = ["translate_db_errors"]
+__all__ = ["is_lock_conflict", "translate_db_errors"]
+
+_RETRYABLE = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    """True for a PostgreSQL deadlock or serialization failure: the whole transaction was
+    rolled back, and running it again is safe."""
+    return isinstance(error, exc.OperationalError) and (
+        getattr(error.orig, "sqlstate", None) in _RETRYABLE
+    )
 
 
 @contextmanager
