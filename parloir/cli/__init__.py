@@ -49,13 +49,15 @@ def main_callback(
 
 
 def _register() -> None:
-    from parloir.cli import commands, db
+    from parloir.cli import commands, db, ops
 
     app.add_typer(db.app, name="db")
     app.add_typer(commands.sessions_app, name="sessions")
     app.add_typer(commands.tenants_app, name="tenants")
     app.command("demo")(commands.demo)
     app.command("stats")(commands.stats)
+    for command in (ops.doctor, ops.backup, ops.restore):
+        app.command(command.__name__)(command)
 
 
 _register()
