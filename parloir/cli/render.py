@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from rich.console import Console
@@ -58,3 +59,10 @@ def message(text: str) -> None:
 
 def error(text: str) -> None:
     errors.print(f"[bold red]Error:[/] {text}")
+
+
+def spinner(text: str, *, disable: bool = False) -> AbstractContextManager[Any]:
+    """A spinner on standard error while long work runs (nothing when ``disable``)."""
+    if disable:
+        return nullcontext()
+    return errors.status(text)
