@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from parloir.store_accounts import AccountsMixin
 from parloir.store_analytics import AnalyticsMixin
+from parloir.store_erasure import ErasureMixin
 from parloir.store_importer import ImportExportMixin
 from parloir.store_ledger import LedgerMixin
 from parloir.store_messages import MessagesMixin
@@ -35,5 +36,6 @@ class Store(
     SearchMixin,
     ImportExportMixin,
     ServerMixin,
+    ErasureMixin,
 ):
     """A conversation store and LLM-usage ledger on SQLite or PostgreSQL."""

@@ -49,7 +49,7 @@ def main_callback(
 
 
 def _register() -> None:
-    from parloir.cli import analytics, commands, db, search, serve, transfer
+    from parloir.cli import analytics, commands, db, erasure, search, serve, transfer
 
     app.add_typer(db.app, name="db")
     app.add_typer(commands.sessions_app, name="sessions")
@@ -62,6 +62,8 @@ def _register() -> None:
     app.command("export")(transfer.export_command)
     app.command("serve")(serve.serve)
     app.add_typer(serve.users_app, name="users")
+    app.add_typer(erasure.erase_app, name="erase")
+    app.add_typer(erasure.retention_app, name="retention")
 
 
 _register()
