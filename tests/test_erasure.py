@@ -179,3 +179,22 @@ def test_erase_finds_a_contact_by_channel_and_external_id(estore: Store) -> None
     with pytest.raises(NotFoundError):
         estore.find_contact_id("telegram", "nobody")
     assert canary() != canary()
+
+
+def test_the_journal_file_is_read_strictly_but_forgives_a_torn_end(tmp_path: Path) -> None:
+    from parloir import erasure_journal
+    from parloir.errors import ConfigError
+
+    path = tmp_path / "j.jsonl"
+    assert list(erasure_journal.read(path)) == []
+    path.write_text('{"id": 1}\n\n{"id": 2}\n{"id"')
+    assert [e["id"] for e in erasure_journal.read(path)] == [1, 2]
+    path.write_text('{"id"\n{"id": 2}\n')
+    with pytest.raises(ConfigError):
+        list(erasure_journal.read(path))
+
+
+def test_the_journal_file_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert Settings(home=tmp_path).erasure_journal_path == tmp_path / "erasure-journal.jsonl"
+    monkeypatch.setenv("PARLOIR_ERASURE_JOURNAL", str(tmp_path / "j.jsonl"))
+    assert Settings.from_env().erasure_journal == tmp_path / "j.jsonl"
