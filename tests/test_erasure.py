@@ -198,3 +198,30 @@ def test_the_journal_file_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert Settings(home=tmp_path).erasure_journal_path == tmp_path / "erasure-journal.jsonl"
     monkeypatch.setenv("PARLOIR_ERASURE_JOURNAL", str(tmp_path / "j.jsonl"))
     assert Settings.from_env().erasure_journal == tmp_path / "j.jsonl"
+
+
+def test_a_contact_of_another_tenant_is_not_found(estore: Store) -> None:
+    tenant = estore.create_tenant(name="Other", slug="other")
+    elsewhere = estore.for_tenant(tenant.id)
+    agent = elsewhere.create_agent(name="a", model="m").id
+    person = populate(elsewhere, [agent], "x-9", messages=3)
+    with pytest.raises(NotFoundError):
+        estore.erase_contact(person.contact_id)
+    assert elsewhere.erase_contact(person.contact_id).conversations == 3
+
+
+@pytest.mark.sqlite
+def test_compact_rebuilds_the_index_when_rowids_move(
+    estore: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from parloir import compaction
+
+    if estore.dialect != "sqlite":
+        pytest.skip("SQLite's rowids")
+    person, other = _world(estore)
+    estore.erase_contact(person.contact_id)
+    digests_seen = iter(["before", "after"])
+    monkeypatch.setattr(compaction, "_rowids", lambda _connection: next(digests_seen))
+    report = estore.compact()
+    assert report.fts_rebuilt and "fts rebuild" in report.steps
+    assert _search_hits(estore, other.texts[:3]) == 3

@@ -86,3 +86,19 @@ def test_retention_set_show_and_apply(database_url: str, tmp_path: Path) -> None
     assert code == 0 and "no retention policy" in out
     code, out = run(database_url, "retention", "set", "nobody", "--delete-after-days", "3")
     assert code == 2
+
+
+def test_erase_in_another_tenant(database_url: str) -> None:
+    with Store.open(database_url) as store:
+        tenant = store.create_tenant(name="Other", slug="other")
+        view = store.for_tenant(tenant.id)
+        person = populate(view, [view.create_agent(name="a", model="m").id], "x", messages=3)
+    args = ("erase", "contact", str(person.contact_id), "--no-compact", "--json")
+    code, _ = run(database_url, *args)
+    assert code == 1
+    code, out = run(database_url, *args, "--tenant", "other")
+    assert code == 0 and json.loads(out)["messages"] == 3
+    code, _ = run(database_url, *args, "--tenant", "nowhere")
+    assert code == 2
+    code, _ = run(database_url, "erase", "contact", str(person.contact_id), "--channel", "t")
+    assert code == 2
