@@ -88,17 +88,21 @@ def collect(
         values = [uuid.UUID(v) for v in listed.get(name, [])]
         return column.in_(values) if values else false()
 
-    exists = bool(_ids(scope, CONTACTS.c.id, CONTACTS.c.id == contact_id))
-    c = CONVERSATIONS.c
-    conversations = list(
-        scope.session.execute(
-            select(c.id, c.agent_id, c.channel, c.created_at).where(
-                c.tenant_id == scope.tenant_id,
-                or_(c.contact_id == contact_id, also(c.id, "conversations")),
-            )
-        )
+    # PostgreSQL: lock the contact (a new conversation or feedback naming it waits, then
+    # fails) and its conversations (an append waits, then finds none), so that nothing
+    # written meanwhile escapes the erasure or its residues. SQLite has one writer.
+    lock = scope.dialect == "postgresql"
+    contact = select(CONTACTS.c.id).where(
+        CONTACTS.c.tenant_id == scope.tenant_id, CONTACTS.c.id == contact_id
     )
-    targets = Targets(contact_id, exists, conversations)
+    exists = scope.session.execute(contact.with_for_update() if lock else contact).first()
+    c = CONVERSATIONS.c
+    query = select(c.id, c.agent_id, c.channel, c.created_at).where(
+        c.tenant_id == scope.tenant_id,
+        or_(c.contact_id == contact_id, also(c.id, "conversations")),
+    )
+    conversations = list(scope.session.execute(query.with_for_update() if lock else query))
+    targets = Targets(contact_id, exists is not None, conversations)
     for ids in chunks(targets.conversation_ids):
         targets.message_ids += _ids(scope, MESSAGES.c.id, MESSAGES.c.conversation_id.in_(ids))
     targets.post_ids = _ids(

@@ -138,6 +138,8 @@ def _delete_expired(scope: Scope, policy: RetentionPolicyRead, now: datetime) ->
     query = select(c.id, c.agent_id, c.channel, c.created_at).where(
         c.tenant_id == scope.tenant_id, _expired(policy, now)
     )
+    if scope.dialect == "postgresql":
+        query = query.with_for_update()  # an append meanwhile waits: counted, or refused
     rows = list(scope.session.execute(query))
     scrubbed = 0
     for part in erasure.chunks([row.id for row in rows]):
