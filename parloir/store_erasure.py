@@ -39,6 +39,8 @@ class ErasureMixin(StoreBase):
         """
         if actor is not None and len(actor) > 255:
             raise InvalidInputError.single("actor", "max_length", "at most 255 characters")
+        if reason is not None and len(reason) > 1000:
+            raise InvalidInputError.single("reason", "max_length", "at most 1000 characters")
         with translate_db_errors(), self._shared.engines.write.connect() as connection:
             driver: Any = connection.connection.driver_connection
             sqlite = self.dialect == "sqlite"

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from parloir import Store
 from parloir.config import Settings
-from parloir.errors import NotFoundError
+from parloir.errors import InvalidInputError, NotFoundError
 
 
 @pytest.fixture
@@ -119,6 +119,10 @@ def test_erasing_twice_is_a_no_op(estore: Store, journal: Path) -> None:
     assert len(journal.read_text().splitlines()) == 1
     with pytest.raises(NotFoundError):
         estore.erase_contact(uuid.uuid4())
+    with pytest.raises(InvalidInputError):
+        estore.erase_contact(person.contact_id, reason="x" * 1001)
+    with pytest.raises(InvalidInputError):
+        estore.erase_contact(person.contact_id, actor="x" * 256)
 
 
 def test_replay_erases_a_person_the_database_still_holds(estore: Store, journal: Path) -> None:
@@ -225,3 +229,32 @@ def test_compact_rebuilds_the_index_when_rowids_move(
     report = estore.compact()
     assert report.fts_rebuilt and "fts rebuild" in report.steps
     assert _search_hits(estore, other.texts[:3]) == 3
+
+
+def test_stored_idempotent_answers_about_the_person_go(estore: Store, clock) -> None:
+    from parloir.db.tables_server import IDEMPOTENCY_RECORDS
+
+    person, other = _world(estore)
+    rows = [
+        (person.conversation_ids[1], "k1"),
+        (other.conversation_ids[0], "k2"),
+    ]
+    with estore._write() as scope:
+        for conversation_id, key in rows:
+            scope.session.execute(
+                IDEMPOTENCY_RECORDS.insert().values(
+                    id=uuid.uuid4(),
+                    tenant_id=estore.tenant_id,
+                    caller="key:1",
+                    key=key,
+                    request_hash="0" * 64,
+                    status_code=201,
+                    body=json.dumps({"conversation_id": str(conversation_id)}).encode(),
+                    created_at=clock.now,
+                    expires_at=clock.now,
+                )
+            )
+    estore.erase_contact(person.contact_id)
+    with estore._read() as scope:
+        keys = scope.session.execute(IDEMPOTENCY_RECORDS.select()).all()
+    assert [row.key for row in keys] == ["k2"]

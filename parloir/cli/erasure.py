@@ -62,6 +62,9 @@ def erase_contact(
     ] = None,
     tenant: TenantSlug = None,
     actor: Annotated[str | None, typer.Option(help="Who asks (kept in the audit log).")] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Why (kept in the audit log: no personal data).")
+    ] = None,
     no_compact: Annotated[
         bool, typer.Option("--no-compact", help="Skip the byte-level procedure (VACUUM...).")
     ] = False,
