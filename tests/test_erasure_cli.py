@@ -50,11 +50,15 @@ def test_erase_contact_by_id_and_by_channel(database_url: str, journal_file: Pat
         "--no-compact",
         "--actor",
         "dpo",
+        "--reason",
+        "request 12",
     )
     assert code == 0 and "erasure" in out
     assert len(journal_file.read_text().splitlines()) == 2
     with Store.open(database_url) as store:
         assert store.find_contact("telegram", "y-2") is None
+        events = store.list_audit_events(event_type="contact.erased").items
+        assert sorted(str(e.metadata.get("reason")) for e in events) == ["None", "request 12"]
         assert store.check_rollups().differences == []
     assert other.contact_id != person.contact_id
     code, _ = run(database_url, "erase", "contact", "--channel", "telegram", "--external-id", "z")
