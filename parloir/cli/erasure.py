@@ -73,7 +73,8 @@ def erase_contact(
     """Erase a contact and everything tied to them; then clear the database file's residue."""
     with _open(ctx) as opened:
         store = _view(opened, tenant)
-        report = store.erase_contact(_contact_id(store, contact, channel, external_id), actor=actor)
+        contact_id = _contact_id(store, contact, channel, external_id)
+        report = store.erase_contact(contact_id, actor=actor, reason=reason)
         data = report.model_dump(mode="json")
         if not no_compact and not report.already_erased:
             data["compaction"] = store.compact().model_dump(mode="json")
