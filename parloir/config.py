@@ -68,10 +68,13 @@ class Settings:
     max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
     capture_prompts: bool = True
     search_language: str = "simple"
+    erasure_journal: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.home / 'parloir.db'}")
+        if self.erasure_journal is None:
+            object.__setattr__(self, "erasure_journal", self.home / "erasure-journal.jsonl")
         object.__setattr__(self, "database_url", normalize_database_url(self.database_url))
         if self.sqlite_synchronous not in ("FULL", "NORMAL"):
             raise ConfigError("sqlite_synchronous must be FULL or NORMAL")
@@ -101,11 +104,22 @@ class Settings:
             max_content_length=_int(env, "PARLOIR_MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH),
             capture_prompts=_bool(env, "PARLOIR_CAPTURE_PROMPTS", True),
             search_language=env.get("PARLOIR_SEARCH_LANGUAGE") or "simple",
+            erasure_journal=_path(env, "PARLOIR_ERASURE_JOURNAL"),
         )
+
+    @property
+    def erasure_journal_path(self) -> Path:
+        """The erasure journal file (``erasure_journal``, else in ``home``)."""
+        return self.erasure_journal or self.home / "erasure-journal.jsonl"
 
     def with_url(self, url: str) -> Settings:
         """Return a copy pointing at another database."""
         return replace(self, database_url=normalize_database_url(url))
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name)
+    return Path(raw).expanduser() if raw else None
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -80,10 +80,14 @@ def export_page(
     agent_id: uuid.UUID | None = None,
     contact_id: uuid.UUID | None = None,
     since: datetime | None = None,
+    conversation_ids: Sequence[uuid.UUID] | None = None,
 ) -> list[dict[str, Any]]:
-    """The next ``limit`` conversations after id ``after``, as export lines."""
+    """The next ``limit`` conversations after id ``after`` (among ``conversation_ids`` if
+    given), as export lines."""
     c = CONVERSATIONS.c
     query = select(CONVERSATIONS).where(c.tenant_id == scope.tenant_id)
+    if conversation_ids is not None:
+        query = query.where(c.id.in_(conversation_ids))
     query = scope.filtered(
         query, [(c.agent_id, agent_id), (c.contact_id, contact_id)], c.created_at, since, None
     )

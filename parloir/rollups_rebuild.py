@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Date, Uuid, and_, case, cast, func, literal, select, type_coerce
 
+from parloir import residues
 from parloir.db.models_analytics import COUNTERS, LATENCY_BOUNDS_MS, LATENCY_COLUMNS, NO_AGENT
 from parloir.db.tables import CONVERSATIONS, LLM_CALLS, MESSAGES
 from parloir.db.tables_analytics import ROLLUPS, TOTALS
@@ -18,6 +19,7 @@ __all__ = [
     "Difference",
     "compare",
     "conversation_messages",
+    "conversations_messages",
     "expected",
     "rebuild",
     "stored",
@@ -40,7 +42,9 @@ def _count_if(condition: Any) -> Any:
 
 
 def _message_rows(
-    connection: Connection, tenant_id: uuid.UUID | None, conversation_id: uuid.UUID | None = None
+    connection: Connection,
+    tenant_id: uuid.UUID | None,
+    conversation_ids: Sequence[uuid.UUID] | None = None,
 ) -> list[Any]:
     m, c = MESSAGES.c, CONVERSATIONS.c
     roles = [_count_if(m.role == role) for role in ("user", "assistant", "system", "tool")]
@@ -64,8 +68,8 @@ def _message_rows(
     )
     if tenant_id is not None:
         query = query.where(m.tenant_id == tenant_id)
-    if conversation_id is not None:
-        query = query.where(m.conversation_id == conversation_id)
+    if conversation_ids is not None:
+        query = query.where(m.conversation_id.in_(conversation_ids))
     return list(connection.execute(query))
 
 
@@ -73,8 +77,15 @@ def conversation_messages(
     connection: Connection, tenant_id: uuid.UUID, conversation_id: uuid.UUID
 ) -> dict[Key, Deltas]:
     """What the messages of one conversation add to the rollups, per day."""
+    return conversations_messages(connection, tenant_id, [conversation_id])
+
+
+def conversations_messages(
+    connection: Connection, tenant_id: uuid.UUID, conversation_ids: Sequence[uuid.UUID]
+) -> dict[Key, Deltas]:
+    """What the messages of some conversations add to the rollups, per day."""
     out: dict[Key, Deltas] = {}
-    for row in _message_rows(connection, tenant_id, conversation_id):
+    for row in _message_rows(connection, tenant_id, conversation_ids):
         key = _key((*row[:4], "", ""))
         add_deltas(out, key, {n: int(v) for n, v in zip(_MESSAGE_NAMES, row[4:], strict=True)})
     return out
@@ -171,7 +182,8 @@ def _key(values: Any) -> Key:
 def expected(
     connection: Connection, tenant_id: uuid.UUID | None
 ) -> tuple[dict[Key, Deltas], dict[Key, Any]]:
-    """The rollup rows (counters, and last conversation times) the raw rows give."""
+    """The rollup rows (counters, and last conversation times) the raw rows give, with the
+    residues of erased and expired conversations (``parloir.residues``) added."""
     rows: dict[Key, Deltas] = {}
     last: dict[Key, Any] = {}
     for row in _conversation_rows(connection, tenant_id):
@@ -184,6 +196,7 @@ def expected(
     for row in _call_rows(connection, tenant_id):
         key = _key(row[:6])
         add_deltas(rows, key, {n: int(v) for n, v in zip(_CALL_NAMES, row[6:], strict=True)})
+    residues.add_residues(connection, tenant_id, rows, last)
     return rows, last
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from parloir.store_accounts import AccountsMixin
 from parloir.store_analytics import AnalyticsMixin
+from parloir.store_erasure import ErasureMixin
 from parloir.store_importer import ImportExportMixin
 from parloir.store_isolation import TelegramMixin
 from parloir.store_ledger import LedgerMixin
@@ -37,5 +38,6 @@ class Store(
     ImportExportMixin,
     ServerMixin,
     TelegramMixin,
+    ErasureMixin,
 ):
     """A conversation store and LLM-usage ledger on SQLite or PostgreSQL."""

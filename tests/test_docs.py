@@ -20,6 +20,7 @@ ENV = {
     "max_content_length": "PARLOIR_MAX_CONTENT_LENGTH",
     "capture_prompts": "PARLOIR_CAPTURE_PROMPTS",
     "search_language": "PARLOIR_SEARCH_LANGUAGE",
+    "erasure_journal": "PARLOIR_ERASURE_JOURNAL",
 }
 
 

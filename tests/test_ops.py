@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from parloir import Settings, Store
+from parloir import NotFoundError, Settings, Store
 from parloir.cli import app
 from parloir.db.engine import create_engines
 from parloir.db.tables import MESSAGES
@@ -236,3 +236,26 @@ def test_sqlite_backup_completes_while_writes_continue(tmp_path: Path) -> None:
     restore(Settings(database_url=target), Path(made[-1].path))
     statuses = _statuses(target)
     assert statuses["counters"] == statuses["integrity_check"] == "ok"
+
+
+def test_restore_replays_erasures_made_after_the_backup(
+    filled: str, empty_target: str, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.jsonl"
+    source = Settings(database_url=filled, erasure_journal=journal)
+    made = backup(source, tmp_path / "backups")
+    with Store.open(settings=source) as store:
+        tenant = store.find_tenant("acme")
+        assert tenant is not None
+        view = store.for_tenant(tenant.id)
+        contact = view.list_conversations(limit=1).items[0].contact_id
+        assert contact is not None
+        view.erase_contact(contact)
+    target = Settings(database_url=empty_target, erasure_journal=journal)
+    result = restore(target, Path(made.path))
+    assert result.erasures_replayed == 1
+    with Store.open(settings=target) as store:
+        view = store.for_tenant(tenant.id)
+        assert view.list_conversations(contact_id=contact).items == []
+        with pytest.raises(NotFoundError):
+            view.get_contact(contact)

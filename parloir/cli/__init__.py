@@ -49,7 +49,7 @@ def main_callback(
 
 
 def _register() -> None:
-    from parloir.cli import analytics, commands, db, ops, search, serve, transfer
+    from parloir.cli import analytics, commands, db, erasure, ops, search, serve, transfer
 
     app.add_typer(db.app, name="db")
     app.add_typer(commands.sessions_app, name="sessions")
@@ -64,6 +64,8 @@ def _register() -> None:
     app.add_typer(serve.users_app, name="users")
     for command in (ops.doctor, ops.backup, ops.restore):
         app.command(command.__name__)(command)
+    app.add_typer(erasure.erase_app, name="erase")
+    app.add_typer(erasure.retention_app, name="retention")
 
 
 _register()

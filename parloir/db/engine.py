@@ -1,12 +1,14 @@
 """Engines, and the SQLite discipline that keeps writes safe.
 
 On SQLite every connection gets ``journal_mode=WAL``, ``foreign_keys=ON``, a ``busy_timeout``
-and ``synchronous=FULL`` (or NORMAL when asked). pysqlite's own implicit ``BEGIN`` is deferred,
-and a deferred transaction that reads and then writes fails at once with "database is locked"
-when another connection writes; so pysqlite's transaction handling is switched off and the
-write engine issues ``BEGIN IMMEDIATE`` itself (SQLAlchemy's documented recipe). All writes of a
-process go through one writer connection (a pool of one): threads queue in-process instead of
-contending for the file lock, and no two connections of ours write or checkpoint at once.
+and ``synchronous=FULL`` (or NORMAL when asked); a new empty file also gets
+``auto_vacuum=INCREMENTAL`` (so that retention runs can give free pages back). pysqlite's
+own implicit ``BEGIN`` is deferred, and a deferred transaction that reads and then writes
+fails at once with "database is locked" when another connection writes; so pysqlite's
+transaction handling is switched off and the write engine issues ``BEGIN IMMEDIATE`` itself
+(SQLAlchemy's documented recipe). All writes of a process go through one writer connection
+(a pool of one): threads queue in-process instead of contending for the file lock, and no two
+connections of ours write or checkpoint at once.
 Readers use a separate pool and plain ``BEGIN``.
 
 On PostgreSQL the store's connections act as the application role ``parloir_app`` (``SET ROLE``
@@ -297,6 +299,10 @@ def _configure_sqlite(engine: Engine, settings: Settings, *, begin: str) -> None
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         # Take transaction control away from pysqlite: it would open DEFERRED transactions.
         dbapi_connection.isolation_level = None
+        if dbapi_connection.execute("PRAGMA page_count").fetchone()[0] == 0:
+            # A new, empty file: free pages can be given back by retention runs
+            # (PRAGMA incremental_vacuum). Only possible before the first table exists.
+            dbapi_connection.execute("PRAGMA auto_vacuum=INCREMENTAL")
         for pragma in pragmas:
             dbapi_connection.execute(pragma)
 

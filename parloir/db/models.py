@@ -379,4 +379,9 @@ class AuditEvent(Base):
 TENANT_TABLES = tuple(t for t in Base.metadata.sorted_tables if "tenant_id" in t.c)
 """Every table that holds tenant rows (all but ``tenants`` itself)."""
 
-from parloir.db import models_analytics, models_isolation, models_server  # noqa: E402,F401
+from parloir.db import (  # noqa: E402,F401
+    models_analytics,
+    models_erasure,
+    models_isolation,
+    models_server,
+)

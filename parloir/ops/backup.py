@@ -77,6 +77,7 @@ class RestoreResult:
     revision: str | None
     tables: int
     rows: int
+    erasures_replayed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -36,6 +36,7 @@ def restore(settings: Settings, path: Path) -> RestoreResult:
         _restore_sqlite(url, path, manifest)
     else:
         _restore_postgres(url, path, manifest)
+    replayed = _replay_erasures(settings)
     tables = manifest["tables"]
     return RestoreResult(
         path=str(path),
@@ -43,7 +44,17 @@ def restore(settings: Settings, path: Path) -> RestoreResult:
         revision=manifest.get("revision"),
         tables=len(tables),
         rows=sum(int(t["rows"]) for t in tables.values()),
+        erasures_replayed=replayed,
     )
+
+
+def _replay_erasures(settings: Settings) -> int:
+    """Erase again whoever was erased after the backup was taken (the journal file outlives
+    the database), upgrading the schema first if the backup is older than this code."""
+    from parloir.store import Store
+
+    with Store.open(settings=settings, migrate=True) as store:
+        return store.replay_erasures()
 
 
 def _compare(found: dict[str, Any], manifest: dict[str, Any]) -> None:
