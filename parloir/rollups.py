@@ -51,19 +51,7 @@ def total_key(key: Key) -> TotalKey:
 
 Deltas = dict[str, int]
 
-MESSAGE_COUNTERS = (
-    "messages",
-    "user_messages",
-    "assistant_messages",
-    "system_messages",
-    "tool_messages",
-    "commands",
-    "message_errors",
-    "message_tokens",
-    "message_tokens_n",
-    "response_time_sum_ms",
-    "response_time_n",
-)
+MESSAGE_COUNTERS = COUNTERS[COUNTERS.index("messages") : COUNTERS.index("llm_calls")]
 """The counters an appended message moves (the single append's upsert sets only these)."""
 
 
