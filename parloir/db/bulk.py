@@ -223,23 +223,31 @@ def fetch_rows(connection: Connection, statement: Any, params: dict[str, Any]) -
 
 @functools.cache
 def _postgres_statement(statement: Any) -> tuple[str, list[tuple[str, bool]], dict[str, Any]]:
-    """A statement compiled once for psycopg: its text, its parameters (and which are JSON)."""
+    """A statement compiled once for psycopg's raw cursor: its text with ``$n`` placeholders,
+    its parameters in that order (and which are JSON), and the values SQLAlchemy bound itself.
+
+    With ``$n`` placeholders psycopg sends the text as it is: with ``%(name)s`` it would parse
+    it again at every call, and it caches that parsing only for texts under 4 KiB (the append
+    with its rollup upserts is longer).
+    """
     from sqlalchemy.dialects.postgresql import psycopg
 
     compiled = statement.compile(dialect=psycopg.dialect())  # type: ignore[no-untyped-call]
-    sql = str(compiled)
     json_names = {
         name for bind, name in compiled.bind_names.items() if issubclass(type(bind.type), JSON)
     }
     # The names as the SQL text uses them (anonymous binds get generated ones there).
-    names = dict.fromkeys(re.findall(r"%\((\w+)\)s", sql))
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", str(compiled))))
+    number = {name: index for index, name in enumerate(names, start=1)}
+    sql = re.sub(r"%\((\w+)\)s", lambda m: f"${number[m.group(1)]}", str(compiled))
+    sql = sql.replace("%%", "%")  # no longer an escape once psycopg does not parse the text
     return sql, [(name, name in json_names) for name in names], dict(compiled.params)
 
 
 def run_postgres(connection: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
     """Run a statement built once at import on PostgreSQL, straight through psycopg.
 
-    For the append, a single statement whose 27 parameters SQLAlchemy would otherwise process
+    For the append, a single statement whose parameters SQLAlchemy would otherwise process
     one by one at every call. psycopg adapts UUIDs and datetimes itself; JSON is wrapped.
     """
     import psycopg
@@ -247,14 +255,14 @@ def run_postgres(connection: Connection, statement: Any, params: dict[str, Any])
 
     sql, order, defaults = _postgres_statement(statement)
     given = {**defaults, **params}
-    values = {
-        name: Jsonb(given[name]) if is_json and given[name] is not None else given[name]
+    values = [
+        Jsonb(given[name]) if is_json and given[name] is not None else given[name]
         for name, is_json in order
-    }
+    ]
     raw = connection.connection.driver_connection
     assert raw is not None
     try:
-        with raw.cursor() as cursor:
+        with psycopg.RawCursor(raw) as cursor:
             execute_for_tenant(connection, cursor, sql, values)
             rows: list[Any] = cursor.fetchall()
     except psycopg.Error as error:  # the same exceptions SQLAlchemy would raise

@@ -57,6 +57,7 @@ TENANT_OPTION = "parloir_tenant_id"
 """The execution option that carries a connection's tenant id to :func:`execute_for_tenant`."""
 
 _SET_TENANT = f"SELECT set_config('{TENANT_SETTING}', %s, true)"
+_SET_TENANT_RAW = _SET_TENANT.replace("%s", "$1")  # for psycopg's RawCursor
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,10 @@ def _run_for_tenant(cursor: Any, tenant: str | None, statement: str, parameters:
         return False
     with raw.pipeline():
         # The same cursor for both (cheaper than a second one): it keeps the last results.
-        cursor.execute(_SET_TENANT, (tenant,))
+        from psycopg import RawCursor
+
+        set_tenant = _SET_TENANT_RAW if isinstance(cursor, RawCursor) else _SET_TENANT
+        cursor.execute(set_tenant, (tenant,))
         cursor.execute(statement, parameters)
     return True
 
