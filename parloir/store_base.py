@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from parloir import accounts
 from parloir.config import Settings
 from parloir.db import migrate as migrate_module
+from parloir.db.driver import driver_transaction
 from parloir.db.engine import TENANT_OPTION, Engines, create_engines
 from parloir.db.errors import translate_db_errors
 from parloir.db.models import DEFAULT_TENANT_ID
@@ -158,9 +159,11 @@ class StoreBase:
         if self.dialect == "postgresql":
             with self._read() as scope:
                 yield scope
-        else:
-            with self._write() as scope:
-                yield scope
+            return
+        # SQLite: on the driver itself (parloir.db.driver); the statement's services use
+        # parloir.db.bulk only.
+        with translate_db_errors(), driver_transaction(self._shared.engines.write) as connection:
+            yield self._scope(connection)
 
     @contextmanager
     def _read(self) -> Iterator[Scope]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy import event
 
-from parloir import Settings, Store
+from parloir import NotFoundError, Settings, Store
 
 pytestmark = pytest.mark.sqlite
 
@@ -44,23 +46,29 @@ def test_synchronous_normal_is_an_option(sqlite_url):
 
 
 def test_every_write_transaction_begins_immediate_and_reads_do_not(sqlite_url):
+    # Traced on the sqlite3 connections themselves: the single append runs on the driver.
     statements: list[tuple[str, str]] = []
     with Store.open(sqlite_url) as store:
         engines = store._shared.engines
         for name, engine in (("write", engines.write), ("read", engines.read)):
+            engine.dispose()
             event.listen(
                 engine,
-                "before_cursor_execute",
-                lambda c, cur, stmt, *a, n=name: statements.append((n, stmt)),
+                "connect",
+                lambda raw, _record, n=name: raw.set_trace_callback(
+                    lambda stmt, n=n: statements.append((n, stmt))
+                ),
             )
         agent = store.create_agent(name="a")
         conv = store.get_or_create_conversation(agent_id=agent.id, channel="web")
         store.append_message(conv.id, role="user", content="hi")
+        store.append_messages(conv.id, [{"role": "assistant", "content": "hello"}])
         store.last_messages(conv.id)
-        writes = [s for n, s in statements if n == "write"]
-        reads = [s for n, s in statements if n == "read"]
-    assert writes.count("BEGIN IMMEDIATE") == 3
+        writes = [s for n, s in statements if n == "write" and not s.startswith("PRAGMA")]
+        reads = [s for n, s in statements if n == "read" and not s.startswith("PRAGMA")]
+    assert writes.count("BEGIN IMMEDIATE") == 4
     assert writes[0] == "BEGIN IMMEDIATE"
+    assert writes.count("COMMIT") == 4
     assert reads[0] == "BEGIN"
     assert "BEGIN IMMEDIATE" not in reads
 
@@ -95,3 +103,19 @@ def test_a_dead_pooled_postgres_connection_is_replaced_before_use(postgres_url, 
         assert store.get_agent(agent.id).name == "survivor"
         conv = store.get_or_create_conversation(agent_id=agent.id, channel="web")
         assert store.append_message(conv.id, role="user", content="still here").seq == 1
+
+
+def test_a_failed_single_append_rolls_back_and_returns_the_writer(sqlite_url):
+    with Store.open(sqlite_url) as store:
+        agent = store.create_agent(name="a")
+        conv = store.get_or_create_conversation(agent_id=agent.id, channel="web")
+        store.append_message(conv.id, role="user", content="hi", idempotency_key="k")
+        with pytest.raises(NotFoundError):
+            store.append_message(uuid.uuid4(), role="user", content="lost")
+        again = store.append_message(conv.id, role="user", content="hi", idempotency_key="k")
+        assert again.duplicate
+        pool = store._shared.engines.write.pool
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+        with store._shared.engines.write.connect() as connection:
+            assert not connection.connection.driver_connection.in_transaction
+        assert store.get_conversation(conv.id).message_count == 1

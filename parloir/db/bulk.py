@@ -15,6 +15,7 @@ import re
 import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -161,25 +162,36 @@ def _writer(kind: type[Any]) -> Converter:
     return _json if issubclass(kind, JSON) else None
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """A statement compiled once for SQLite: its text, its parameter names in order, how the
+    non-plain ones are stored (by position), the values SQLAlchemy bound itself (such as
+    OFFSET 0), and how to read the columns it returns."""
+
+    sql: str
+    names: tuple[str, ...]
+    writers: tuple[tuple[int, Callable[[Any], Any]], ...]
+    defaults: dict[str, Any]
+    readers: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
 @functools.cache
-def _sqlite_statement(
-    statement: Any,
-) -> tuple[str, list[tuple[str, Converter]], dict[str, Any], list[tuple[int, Converter]]]:
-    """A statement compiled once for SQLite: its text, its parameters in order with how each
-    is stored, the values SQLAlchemy bound itself (such as OFFSET 0), and how to read the
-    columns it returns."""
+def _sqlite_statement(statement: Any) -> _Compiled:
     compiled = statement.compile(dialect=sqlite.dialect())
-    params = [
-        (name, _writer(type(compiled.binds[name].type))) for name in compiled.positiontup or ()
-    ]
-    readers: list[tuple[int, Converter]] = []
+    names = tuple(compiled.positiontup or ())
+    writers = []
+    for index, name in enumerate(names):
+        fn = _writer(type(compiled.binds[name].type))
+        if fn is not None:
+            writers.append((index, fn))
+    readers: list[tuple[int, Callable[[Any], Any]]] = []
     for index, column in enumerate(getattr(statement, "selected_columns", ())):
         kind = type(column.type)
         if kind is UTCDateTime:
             readers.append((index, _read_timestamp))
         elif issubclass(kind, JSON):
             readers.append((index, _read_json))
-    return str(compiled), params, dict(compiled.params), readers
+    return _Compiled(str(compiled), names, tuple(writers), dict(compiled.params), tuple(readers))
 
 
 def run_sqlite(connection: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
@@ -191,25 +203,26 @@ def run_sqlite(connection: Connection, statement: Any, params: dict[str, Any]) -
     records' validation parses in Rust; JSON is decoded here. The connection and its
     transaction are the caller's.
     """
-    sql, order, defaults, readers = _sqlite_statement(statement)
-    given = {**defaults, **params}
-    values = tuple(
-        given[name] if fn is None or given[name] is None else fn(given[name]) for name, fn in order
-    )
+    compiled = _sqlite_statement(statement)
+    given = {**compiled.defaults, **params} if compiled.defaults else params
+    values = [given[name] for name in compiled.names]
+    for index, fn in compiled.writers:
+        if values[index] is not None:
+            values[index] = fn(values[index])
     raw = connection.connection.driver_connection
     assert raw is not None
     try:
-        rows = raw.execute(sql, values).fetchall()
+        rows = raw.execute(compiled.sql, values).fetchall()
     except sqlite3.Error as error:  # the same exceptions SQLAlchemy would raise
-        raise exc.DBAPIError.instance(sql, values, error, sqlite3.Error) from error
-    if not readers:
+        raise exc.DBAPIError.instance(compiled.sql, values, error, sqlite3.Error) from error
+    if not compiled.readers:
         return rows  # type: ignore[no-any-return]
     out = []
     for row in rows:
         item = list(row)
-        for index, fn in readers:
+        for index, fn in compiled.readers:
             if item[index] is not None:
-                item[index] = fn(item[index])  # type: ignore[misc]
+                item[index] = fn(item[index])
         out.append(item)
     return out
 
