@@ -6,7 +6,10 @@ Two table shapes are used:
   with a secondary index on ``(session_id, id)``;
 * ``raw_messages``: the columns, unique constraints, check constraints and secondary index of
   parloir's ``messages`` table (``parloir/db/models.py``, class ``Message``), without the
-  foreign keys. :func:`schema_drift` compares it with parloir's model at run time.
+  foreign keys. :func:`schema_drift` compares it with parloir's model at run time. With
+  ``search=True`` it also gets parloir's full-text index, built the way parloir builds it: an
+  external-content FTS5 table kept by an insert trigger (same tokenizer) on SQLite, a
+  ``tsvector`` column set by a ``BEFORE INSERT`` trigger with a GIN index on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -77,8 +80,9 @@ INSERT_COLUMNS = (
 )
 
 
-def messages_ddl(dialect: str, table: str) -> list[str]:
-    """DDL for a table with the same columns, constraints and indexes as parloir's messages."""
+def messages_ddl(dialect: str, table: str, *, search: bool = False) -> list[str]:
+    """DDL for a table with the same columns, constraints and indexes as parloir's messages
+    (and, with ``search``, its full-text index)."""
     types = _TYPES[dialect]
     cols = ", ".join(f"{name} {spec.format(**types)}" for name, spec in _MESSAGE_COLUMNS)
     statements = [f"CREATE TABLE {table} ({cols})"]
@@ -88,7 +92,29 @@ def messages_ddl(dialect: str, table: str) -> list[str]:
         statements.append(
             f"CREATE {kind} ix_{table}_{number} ON {table} ({', '.join(columns)}){partial}"
         )
+    if search:
+        statements += _search_ddl(dialect, table)
     return statements
+
+
+def _search_ddl(dialect: str, table: str) -> list[str]:
+    from parloir.db.search_index import TOKENIZE
+
+    if dialect == "sqlite":
+        return [
+            f"CREATE VIRTUAL TABLE {table}_fts USING fts5(content, content='{table}', "
+            f"content_rowid='rowid', tokenize=\"{TOKENIZE}\")",
+            f"CREATE TRIGGER {table}_fts_insert AFTER INSERT ON {table} BEGIN "
+            f"INSERT INTO {table}_fts(rowid, content) VALUES (new.rowid, new.content); END",
+        ]
+    return [
+        f"ALTER TABLE {table} ADD COLUMN search_vector tsvector",
+        f"CREATE FUNCTION {table}_vector() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "NEW.search_vector := to_tsvector('simple'::regconfig, NEW.content); RETURN NEW; END $$",
+        f"CREATE TRIGGER {table}_vector BEFORE INSERT ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION {table}_vector()",
+        f"CREATE INDEX ix_{table}_search ON {table} USING gin (search_vector)",
+    ]
 
 
 def chat_ddl(dialect: str, table: str) -> list[str]:
@@ -213,13 +239,15 @@ def sqlite_connect(path: Path) -> sqlite3.Connection:
 class SqliteWriter(_RawWriter):
     """sqlite3, WAL + synchronous=FULL, explicit BEGIN IMMEDIATE ... COMMIT."""
 
-    def __init__(self, path: Path, label: str, shape: str, note: str = "") -> None:
+    def __init__(
+        self, path: Path, label: str, shape: str, note: str = "", *, search: bool = False
+    ) -> None:
         super().__init__(label, note)
         self.shape = shape  # type: ignore[misc]
         self.table = "raw_messages" if shape == "messages" else "raw_chat"
         self.conn = sqlite_connect(path)
         ddl = (
-            messages_ddl("sqlite", self.table)
+            messages_ddl("sqlite", self.table, search=search)
             if shape == "messages"
             else chat_ddl("sqlite", self.table)
         )
@@ -244,7 +272,9 @@ class SqliteWriter(_RawWriter):
 class PgWriter(_RawWriter):
     """psycopg 3: one transaction per call; batches by executemany or by COPY."""
 
-    def __init__(self, label: str, shape: str, *, copy: bool = False, note: str = "") -> None:
+    def __init__(
+        self, label: str, shape: str, *, copy: bool = False, note: str = "", search: bool = False
+    ) -> None:
         super().__init__(label, note)
         self.shape = shape  # type: ignore[misc]
         self.copy = copy
@@ -252,7 +282,7 @@ class PgWriter(_RawWriter):
         self.table = f"{base}_{label_slug(label)}"
         self.conn = psycopg.connect(pg_url())
         ddl = (
-            messages_ddl("postgresql", self.table)
+            messages_ddl("postgresql", self.table, search=search)
             if shape == "messages"
             else chat_ddl("postgresql", self.table)
         )

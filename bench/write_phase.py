@@ -14,6 +14,7 @@ from bench.raw import PgWriter, SqliteWriter
 WARMUP_SINGLE = 20
 CHAT = "chat table + (session_id, id) index"
 SAME = "parloir's indexes"
+FULL = "parloir's indexes and full-text index"
 SHIPPED_NOTE = (
     "SQLAlchemy's default SQLite engine, rollback journal (journal_mode=DELETE), "
     "SQLite's default synchronous=FULL; one engine per history, made outside the timed loop"
@@ -26,6 +27,11 @@ SAME_NOTE = (
 
 RAW_NOTE = "WAL + synchronous=FULL; BEGIN IMMEDIATE ... COMMIT around every call"
 RAW_SAME = f"{RAW_NOTE}; {SAME_NOTE}"
+FULL_NOTE = (
+    f"{SAME_NOTE}; plus parloir's full-text index, built as parloir builds it (FTS5 external "
+    "content + insert trigger on SQLite; tsvector set by a trigger + GIN on PostgreSQL)"
+)
+RAW_FULL = f"{RAW_NOTE}; {FULL_NOTE}"
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ def sqlite_cases(tmp: Path, parloir: bool) -> list[Case]:
     wal = LangChainSQLWriter("lcwal", sqlite_wal_full_engine(tmp / "lc_wal.db"), "message_store")
     chat = SqliteWriter(tmp / "raw_chat.db", "raw_chat", "chat")
     same = SqliteWriter(tmp / "raw_same.db", "raw_same", "messages")
+    full = SqliteWriter(tmp / "raw_full.db", "raw_full", "messages", search=True)
     lc = "LangChain SQLChatMessageHistory"
     return [
         *_parloir(f"sqlite:///{tmp / 'parloir_write.db'}", parloir),
@@ -62,11 +69,13 @@ def sqlite_cases(tmp: Path, parloir: bool) -> list[Case]:
         Case("A", "lc_wal", f"{lc}.add_message(), WAL + FULL", wal, False, WAL_NOTE),
         Case("A", "raw_chat", f"raw sqlite3, 1 row/commit, {CHAT}", chat, False, RAW_NOTE),
         Case("A", "raw_same", f"raw sqlite3, 1 row/commit, {SAME}", same, False, RAW_SAME),
+        Case("A", "raw_full", f"raw sqlite3, 1 row/commit, {FULL}", full, False, RAW_FULL),
         Case(
             "B", "lc_shipped", f"{lc}.add_messages(1,000), as shipped", shipped, True, SHIPPED_NOTE
         ),
         Case("B", "raw_chat", f"raw sqlite3 executemany, {CHAT}", chat, True, RAW_NOTE),
         Case("B", "raw_same", f"raw sqlite3 executemany, {SAME}", same, True, RAW_SAME),
+        Case("B", "raw_full", f"raw sqlite3 executemany, {FULL}", full, True, RAW_FULL),
     ]
 
 
@@ -77,6 +86,7 @@ def postgres_cases(parloir: bool) -> list[Case]:
     chat_copy = PgWriter("chat_copy", "chat", copy=True)
     same = PgWriter("same", "messages")
     same_copy = PgWriter("same_copy", "messages", copy=True)
+    full = PgWriter("full", "messages", search=True)
     sql = "LangChain SQLChatMessageHistory"
     pg = "langchain-postgres PostgresChatMessageHistory"
     return [
@@ -85,12 +95,14 @@ def postgres_cases(parloir: bool) -> list[Case]:
         Case("A", "lcpg", f"{pg}.add_messages([m])", lcpg, False),
         Case("A", "raw_chat", f"raw psycopg, 1 row/transaction, {CHAT}", chat, False),
         Case("A", "raw_same", f"raw psycopg, 1 row/transaction, {SAME}", same, False, SAME_NOTE),
+        Case("A", "raw_full", f"raw psycopg, 1 row/transaction, {FULL}", full, False, FULL_NOTE),
         Case("B", "lc_sql", f"{sql}.add_messages(1,000)", lc, True),
         Case("B", "lcpg", f"{pg}.add_messages(1,000)", lcpg, True),
         Case("B", "raw_chat", f"raw psycopg executemany, {CHAT}", chat, True),
         Case("B", "raw_chat_copy", f"raw psycopg COPY, {CHAT}", chat_copy, True),
         Case("B", "raw_same", f"raw psycopg executemany, {SAME}", same, True, SAME_NOTE),
         Case("B", "raw_same_copy", f"raw psycopg COPY, {SAME}", same_copy, True, SAME_NOTE),
+        Case("B", "raw_full", f"raw psycopg executemany, {FULL}", full, True, FULL_NOTE),
     ]
 
 
