@@ -379,9 +379,17 @@ def _count_batch(scope: Scope, bumped: Any, rows: list[dict[str, Any]]) -> None:
     """Add a batch's messages up in Python: one rollup upsert per day they fall on."""
     agent = uuid.UUID(hex=bumped[1]) if isinstance(bumped[1], str) else bumped[1]
     pending: dict[rollups.Key, rollups.Deltas] = {}
-    for row in rows:
-        key = rollups.message_key(scope.tenant_id, agent, bumped[2], row["created_at"])
-        rollups.add_deltas(pending, key, rollups.message_deltas(row))
+    tenant, channel = scope.tenant_id, bumped[2]
+    days: dict[datetime, rollups.Key] = {}  # a batch shares one time, or a few
+
+    def key_of(row: dict[str, Any]) -> rollups.Key:
+        at = row["created_at"]
+        key = days.get(at)
+        if key is None:
+            key = days[at] = rollups.message_key(tenant, agent, channel, at)
+        return key
+
+    rollups.count_messages(pending, key_of, rows)
     rollups.apply(scope.session, pending)
 
 

@@ -88,6 +88,28 @@ def message_deltas(row: Mapping[str, Any], sign: int = 1) -> Deltas:
     return out
 
 
+def count_messages(into: dict[Key, Deltas], key_of: Any, rows: Any) -> None:
+    """Add the deltas of many new messages to ``into``, keyed by ``key_of(row)``: the same
+    sums as :func:`message_deltas` and :func:`add_deltas` row by row, without a dict per row."""
+    for row in rows:
+        key = key_of(row)
+        out = into.get(key)
+        if out is None:
+            out = into[key] = dict.fromkeys(MESSAGE_COUNTERS, 0)
+        out["messages"] += 1
+        out[f"{row['role']}_messages"] += 1
+        if row["command"] is not None:
+            out["commands"] += 1
+        if row["error_type"] is not None:
+            out["message_errors"] += 1
+        if (tokens := row["token_count"]) is not None:
+            out["message_tokens"] += tokens
+            out["message_tokens_n"] += 1
+        if (response := row["response_time_ms"]) is not None:
+            out["response_time_sum_ms"] += response
+            out["response_time_n"] += 1
+
+
 def call_key(row: Mapping[str, Any]) -> Key:
     agent = row["agent_id"] or NO_AGENT
     channel = row["channel"] or ""

@@ -113,7 +113,7 @@ def _unnest_insert(table: Table, names: tuple[str, ...]) -> str:
 
     dialect = psycopg.dialect()  # type: ignore[no-untyped-call]
     columns = ", ".join(f'"{name}"' for name in names)
-    arrays = ", ".join(f"%s::{table.c[n].type.compile(dialect=dialect)}[]" for n in names)
+    arrays = ", ".join(f"%b::{table.c[n].type.compile(dialect=dialect)}[]" for n in names)
     return f'INSERT INTO "{table.name}" ({columns}) SELECT * FROM unnest({arrays})'
 
 
