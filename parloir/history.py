@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import Integer, Uuid, bindparam, select, update
 
 from parloir.db.bulk import fetch_rows
@@ -47,10 +48,15 @@ def _limit(name: str, value: int, top: int) -> None:
         raise InvalidInputError.single(name, "range", f"must be between 1 and {top}")
 
 
+_EXISTS = select(CONVERSATIONS.c.id).where(
+    CONVERSATIONS.c.id == bindparam("cid", type_=Uuid()),
+    CONVERSATIONS.c.tenant_id == bindparam("tid", type_=Uuid()),
+)
+
+
 def _ensure_conversation(scope: Scope, conversation_id: uuid.UUID) -> None:
-    c = CONVERSATIONS.c
-    query = select(c.id).where(c.id == conversation_id, c.tenant_id == scope.tenant_id)
-    if scope.session.execute(query).first() is None:
+    params = {"cid": conversation_id, "tid": scope.tenant_id}
+    if not fetch_rows(scope.session, _EXISTS, params):
         raise NotFoundError("conversation", conversation_id)
 
 
@@ -106,16 +112,12 @@ def _history(
 _NAMES = [c.name for c in _COLUMNS]
 
 
+_RECORDS = TypeAdapter(list[MessageRead])
+
+
 def _records(scope: Scope, conversation_id: uuid.UUID, rows: Any) -> list[MessageRead]:
-    tenant_id = scope.tenant_id
-    return [
-        MessageRead.model_validate(
-            dict(
-                zip(_NAMES, row, strict=True), tenant_id=tenant_id, conversation_id=conversation_id
-            )
-        )
-        for row in rows
-    ]
+    known = {"tenant_id": scope.tenant_id, "conversation_id": conversation_id}
+    return _RECORDS.validate_python([dict(zip(_NAMES, row, strict=True), **known) for row in rows])
 
 
 def last_messages(scope: Scope, conversation_id: uuid.UUID, limit: int) -> list[MessageRead]:

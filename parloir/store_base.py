@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from parloir import accounts
 from parloir.config import Settings
 from parloir.db import migrate as migrate_module
-from parloir.db.driver import driver_transaction
+from parloir.db.driver import driver_reads, driver_transaction
 from parloir.db.engine import TENANT_OPTION, Engines, create_engines
 from parloir.db.errors import translate_db_errors
 from parloir.db.models import DEFAULT_TENANT_ID
@@ -169,6 +169,17 @@ class StoreBase:
     def _read(self) -> Iterator[Scope]:
         with translate_db_errors(), self._shared.engines.read.begin() as connection:
             connection.execution_options(**self._tenant_option())
+            yield self._scope(connection)
+
+    @contextmanager
+    def _quick_read(self) -> Iterator[Scope]:
+        """For reads whose statements all go through ``parloir.db.bulk``: on SQLite straight on
+        a reader's driver connection, with no transaction (each statement is one snapshot)."""
+        if self.dialect == "postgresql":
+            with self._read() as scope:
+                yield scope
+            return
+        with translate_db_errors(), driver_reads(self._shared.engines.read) as connection:
             yield self._scope(connection)
 
     def _scope(self, connection: Connection) -> Scope:

@@ -118,14 +118,14 @@ class MessagesMixin(StoreBase):
 
     def last_messages(self, conversation_id: uuid.UUID, limit: int = 50) -> list[MessageRead]:
         """The last ``limit`` messages of a conversation, oldest first."""
-        with self._read() as scope:
+        with self._quick_read() as scope:
             return history.last_messages(scope, conversation_id, limit)
 
     def messages_after(
         self, conversation_id: uuid.UUID, after_seq: int, limit: int = 100
     ) -> list[MessageRead]:
         """The messages after sequence number ``after_seq``, in order."""
-        with self._read() as scope:
+        with self._quick_read() as scope:
             return history.messages_after(scope, conversation_id, after_seq, limit)
 
     def context(

@@ -63,7 +63,8 @@ def test_every_write_transaction_begins_immediate_and_reads_do_not(sqlite_url):
         conv = store.get_or_create_conversation(agent_id=agent.id, channel="web")
         store.append_message(conv.id, role="user", content="hi")
         store.append_messages(conv.id, [{"role": "assistant", "content": "hello"}])
-        store.last_messages(conv.id)
+        store.get_conversation(conv.id)
+        store.last_messages(conv.id)  # one statement, no transaction
         writes = [s for n, s in statements if n == "write" and not s.startswith("PRAGMA")]
         reads = [s for n, s in statements if n == "read" and not s.startswith("PRAGMA")]
     assert writes.count("BEGIN IMMEDIATE") == 4
@@ -71,6 +72,7 @@ def test_every_write_transaction_begins_immediate_and_reads_do_not(sqlite_url):
     assert writes.count("COMMIT") == 4
     assert reads[0] == "BEGIN"
     assert "BEGIN IMMEDIATE" not in reads
+    assert reads.count("BEGIN") == 1
 
 
 def test_one_writer_connection_per_process(sqlite_url):

@@ -7,7 +7,8 @@ the write engine's one pooled connection (the same one, so the one-writer discip
 :mod:`parloir.db.engine` holds), issues ``BEGIN IMMEDIATE`` and ``COMMIT`` (or ``ROLLBACK``)
 itself, and hands the services a :class:`DriverConnection`: it carries only what
 :func:`parloir.db.bulk.run_sqlite` reads, so it serves services whose statements all go
-through that function, and nothing else.
+through that function, and nothing else. :func:`driver_reads` does the same for the hottest
+reads, without a transaction: each of their statements reads one consistent snapshot.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, exc
 
-__all__ = ["DriverConnection", "driver_transaction"]
+__all__ = ["DriverConnection", "driver_reads", "driver_transaction"]
 
 
 class DriverConnection:
@@ -57,5 +58,15 @@ def driver_transaction(engine: Engine) -> Iterator[Connection]:
             if raw.in_transaction:
                 raw.rollback()
             raise
+    finally:
+        pooled.close()
+
+
+@contextmanager
+def driver_reads(engine: Engine) -> Iterator[Connection]:
+    """A pooled SQLite connection of ``engine`` for reads, in autocommit: no ``BEGIN``."""
+    pooled = engine.raw_connection()
+    try:
+        yield cast(Connection, DriverConnection(pooled, engine.dialect))
     finally:
         pooled.close()
