@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Uuid, bindparam, text
 
-from bench import env
+from bench import env, sections
 from bench.analytics_load import END, load
 from bench.common import pg_url
 from bench.progress import bar
@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     section = markdown(result)
     (RESULTS / "analytics.md").write_text(section)
     print(section)
+    sections.record("analytics", section, quick=args.quick)
 
 
 if __name__ == "__main__":

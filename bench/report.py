@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench import sections
 from bench.common import Result
 from bench.goals import describe, evaluate, find, speedup
 
@@ -157,7 +158,7 @@ def _backend(results: list[Result], group: str, backend: str) -> list[str]:
 
 def write(run: dict[str, Any], results: list[Result], md_path: Path, json_path: Path) -> None:
     md_path.parent.mkdir(parents=True, exist_ok=True)
-    md_path.write_text(markdown(run, results))
+    md_path.write_text(markdown(run, results) + sections.kept(md_path))
     json_path.parent.mkdir(parents=True, exist_ok=True)
     data = {**run, "goals": evaluate(results), "results": [r.summary() for r in results]}
     json_path.write_text(json.dumps(data, indent=1) + "\n")

@@ -38,7 +38,7 @@ from typing import Any
 
 import psycopg
 
-from bench import env
+from bench import env, sections
 from bench.common import percentile, pg_url
 from bench.progress import bar
 from parloir import Settings, Store
@@ -335,6 +335,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     JSON_PATH.parent.mkdir(parents=True, exist_ok=True)
     JSON_PATH.write_text(json.dumps(results, indent=2, default=str))
     print(results["markdown"])
+    small = bool(cfg["quick"]) or cfg["messages"] < PROFILES["full"]["messages"]
+    sections.record("search", results["markdown"], quick=small)
     return results
 
 

@@ -376,7 +376,11 @@ def main(argv: list[str] | None = None) -> None:
     result = run(args)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))
-    print(markdown(result))
+    text = markdown(result)
+    print(text)
+    from bench import sections  # here: the import children stay light
+
+    sections.record("serve_load", text, quick=args.quick or args.soak < 300)
 
 
 if __name__ == "__main__":
