@@ -206,12 +206,15 @@ def statistics_by(
 def global_statistics(
     scope: Scope, *, agent_id: uuid.UUID | None, since: date | None, until: date | None
 ) -> GlobalStatistics:
-    """The tenant's figures, summed over every agent, channel and model."""
+    """The tenant's figures, summed over every agent, channel and model (or one agent's:
+    then ``agents`` counts that agent only)."""
     _check_days(since, until)
     group = _grouped(scope, None, agent_id=agent_id, since=since, until=until).get(None)
     group = group or _Group()
     a = AGENTS.c
     agents = select(func.count()).select_from(AGENTS).where(a.tenant_id == scope.tenant_id)
+    if agent_id is not None:
+        agents = agents.where(a.id == agent_id)
     return GlobalStatistics(
         **group.figures(),
         agents=scope.session.execute(agents).scalar_one(),

@@ -261,7 +261,12 @@ def _journaled(scope: Scope, contact_id: uuid.UUID) -> uuid.UUID | None:
 
 
 def erase_contact(
-    scope: Scope, contact_id: uuid.UUID, *, actor: str | None, reason: str | None
+    scope: Scope,
+    contact_id: uuid.UUID,
+    *,
+    actor: str | None,
+    reason: str | None,
+    correlation_id: str | None = None,
 ) -> tuple[ErasureReport, dict[str, Any] | None]:
     """Erase a contact; return the report and the journal entry written (None if none)."""
     targets = collect(scope, contact_id)
@@ -274,7 +279,7 @@ def erase_contact(
     counts = purge(scope, targets)
     entry = journal_entry(scope, targets)
     scope.session.execute(JOURNAL.insert().values(entry))
-    _audit(scope, "contact.erased", entry["id"], actor, reason, counts)
+    _audit(scope, "contact.erased", entry["id"], actor, reason, counts, correlation_id)
     report = ErasureReport(
         contact_id=contact_id, already_erased=False, journal_id=entry["id"], **counts
     )
@@ -288,6 +293,7 @@ def _audit(
     actor: str | None,
     reason: str | None,
     counts: Mapping[str, int],
+    correlation_id: str | None = None,
 ) -> None:
     meta: dict[str, Any] = {"counts": dict(counts)}
     if reason:
@@ -298,6 +304,7 @@ def _audit(
             tenant_id=scope.tenant_id,
             event_type=event_type,
             actor=actor,
+            correlation_id=correlation_id,
             subject_type="erasure",
             subject_id=str(journal_id),
             metadata=meta,

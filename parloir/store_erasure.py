@@ -24,7 +24,12 @@ __all__ = ["ErasureMixin"]
 
 class ErasureMixin(StoreBase):
     def erase_contact(
-        self, contact_id: uuid.UUID, *, actor: str | None = None, reason: str | None = None
+        self,
+        contact_id: uuid.UUID,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+        correlation_id: str | None = None,
     ) -> ErasureReport:
         """Erase a person: their contact, conversations, messages, sessions, retrievals,
         feedback, posts, search entries and the audit events about them, in one transaction.
@@ -36,9 +41,11 @@ class ErasureMixin(StoreBase):
         ``already_erased``; an unknown id that is not in the journal is ``NotFoundError``.
         On SQLite the transaction runs with ``PRAGMA secure_delete=ON``; run
         :meth:`compact` afterwards to clear the file's free pages, WAL and FTS segments.
+        ``correlation_id`` (such as a request id) is kept on the audit event.
         """
-        if actor is not None and len(actor) > 255:
-            raise InvalidInputError.single("actor", "max_length", "at most 255 characters")
+        for name, value in (("actor", actor), ("correlation_id", correlation_id)):
+            if value is not None and len(value) > 255:
+                raise InvalidInputError.single(name, "max_length", "at most 255 characters")
         if reason is not None and len(reason) > 1000:
             raise InvalidInputError.single("reason", "max_length", "at most 1000 characters")
         with translate_db_errors(), self._shared.engines.write.connect() as connection:
@@ -50,7 +57,11 @@ class ErasureMixin(StoreBase):
             try:
                 with connection.begin():
                     report, entry = erasure.erase_contact(
-                        self._scope(connection), contact_id, actor=actor, reason=reason
+                        self._scope(connection),
+                        contact_id,
+                        actor=actor,
+                        reason=reason,
+                        correlation_id=correlation_id,
                     )
             finally:
                 if sqlite:

@@ -140,9 +140,10 @@ def make_store(database_url: str) -> Iterator[Callable[..., Store]]:
 
 
 @pytest.fixture
-def store(make_store: Callable[..., Store], clock: FakeClock) -> Store:
-    """A store on the test database with a fake clock."""
-    return make_store(clock=clock)
+def store(make_store: Callable[..., Store], clock: FakeClock, tmp_path: Path) -> Store:
+    """A store on the test database with a fake clock (its home, where an erasure writes its
+    journal, is a temporary folder)."""
+    return make_store(clock=clock, settings=Settings(home=tmp_path / "home"))
 
 
 @pytest.fixture

@@ -62,6 +62,7 @@ def build_world(root: Store, slug: str | None = None) -> World:
     world.headers["widget"] = bearer(widget.key)
     world.ids.update(bot_key=bot.id, widget_key=widget.id, spare_key=spare.id)
     contact = store.upsert_contact(channel="telegram", external_id=f"c-{canary}", name=canary)
+    spare_contact = store.upsert_contact(channel="web", external_id=f"s-{canary}", name=canary)
     conv = store.get_or_create_conversation(
         agent_id=agent.id, channel="telegram", external_id=f"chat-{canary}", contact_id=contact.id
     )
@@ -85,6 +86,7 @@ def build_world(root: Store, slug: str | None = None) -> World:
     post = store.create_post(content=canary, channel="linkedin", agent_id=agent.id)
     world.ids.update(
         contact=contact.id,
+        spare_contact=spare_contact.id,
         conversation=conv.id,
         other_conversation=other_conv.id,
         message=message.id,

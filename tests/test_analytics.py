@@ -220,6 +220,9 @@ def test_daily_series_and_groups_add_up(store):
         assert sum(g.cost_nanos for g in groups) == overall.cost_nanos
     one = store.agent_statistics()[0]
     assert store.agent_statistics(agent_id=one.agent_id) == [one]
+    assert store.global_statistics().agents == 3
+    alone = store.global_statistics(agent_id=one.agent_id)
+    assert (alone.agents, alone.messages) == (1, one.messages)
     assert sum(one.llm_calls_by_operation.values()) == one.llm_calls
 
 

@@ -63,7 +63,9 @@ def test_erase_contact_leaves_nothing_of_the_person(
     before_check = estore.check_rollups()
     assert before_check.differences == []
 
-    report = estore.erase_contact(person.contact_id, actor="dpo", reason="art. 17 request")
+    report = estore.erase_contact(
+        person.contact_id, actor="dpo", reason="art. 17 request", correlation_id="req-1"
+    )
     assert not report.already_erased
     assert (report.conversations, report.messages) == (3, 100)
     assert report.llm_calls_scrubbed == 3 and report.posts == 1 and report.sessions == 3
@@ -94,7 +96,9 @@ def test_erase_contact_leaves_nothing_of_the_person(
     assert entry["subject_id"] == str(person.contact_id)
     assert not any(token in lines[0] for token in person.canaries)
     events = estore.list_audit_events(event_type="contact.erased").items
-    assert [e.subject_id for e in events] == [entry["id"]]
+    assert [(e.subject_id, e.actor, e.correlation_id) for e in events] == [
+        (entry["id"], "dpo", "req-1")
+    ]
 
 
 def test_other_tables_are_unchanged(estore: Store) -> None:
@@ -123,6 +127,8 @@ def test_erasing_twice_is_a_no_op(estore: Store, journal: Path) -> None:
         estore.erase_contact(person.contact_id, reason="x" * 1001)
     with pytest.raises(InvalidInputError):
         estore.erase_contact(person.contact_id, actor="x" * 256)
+    with pytest.raises(InvalidInputError):
+        estore.erase_contact(person.contact_id, correlation_id="x" * 256)
 
 
 def test_replay_erases_a_person_the_database_still_holds(estore: Store, journal: Path) -> None:

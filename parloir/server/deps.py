@@ -20,6 +20,7 @@ __all__ = [
     "KeyCtx",
     "Reader",
     "UserAdmin",
+    "UserOwner",
     "UserReader",
     "UserWriter",
     "Writer",
@@ -86,6 +87,16 @@ UserReader = Annotated[Context, Depends(_context("read", "user"))]
 UserWriter = Annotated[Context, Depends(_context("write", "user"))]
 UserAdmin = Annotated[Context, Depends(_context("admin", "user"))]
 AnyUser = Annotated[Context, Depends(_context(None, "user"))]
+
+
+def _owner(ctx: UserAdmin) -> Context:
+    if ctx.principal.role != "owner":
+        raise forbidden(f"the {ctx.principal.role} role may not do this: owners only")
+    return ctx
+
+
+UserOwner = Annotated[Context, Depends(_owner)]
+"""Owners only (erasure, applying retention)."""
 KeyCtx = Annotated[Context, Depends(_context(None, "widget"))]
 """Widget keys only."""
 Ctx = Context

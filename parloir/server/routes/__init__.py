@@ -10,11 +10,14 @@ from parloir.server.routes import (
     auth,
     batch,
     conversations,
+    erasure,
     health,
     ledger,
     messages,
     posts,
+    search,
     sessions,
+    stats,
     widget,
 )
 
@@ -27,9 +30,12 @@ ROUTERS: list[APIRouter] = [
     conversations.router,
     messages.router,
     ledger.router,
+    stats.router,
+    search.router,
     sessions.router,
     posts.router,
     audit.router,
+    erasure.router,
     batch.router,
     widget.router,
 ]
