@@ -259,3 +259,52 @@ def test_restore_replays_erasures_made_after_the_backup(
         assert view.list_conversations(contact_id=contact).items == []
         with pytest.raises(NotFoundError):
             view.get_contact(contact)
+
+
+@pytest.fixture
+def confined_roles(postgres_url: str) -> Iterator[dict[str, str]]:
+    """A fresh filled database, and URLs to it as two login roles that row-level security
+    confines: one acting as the application role, one that owns every table."""
+    url = make_url(postgres_url)
+    name, tag = f"parloir_br03_{os.getpid()}", uuid.uuid4().hex[:8]
+    app_role, owner_role = f"br03_app_{tag}", f"br03_owner_{tag}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f"CREATE ROLE {app_role} LOGIN IN ROLE parloir_app"))
+        connection.execute(text(f"CREATE ROLE {owner_role} LOGIN"))
+    target = url.set(database=name)
+    with Store.open(target.render_as_string(hide_password=False), migrate=True) as store:
+        fill_demo(store, conversations=4, seed=5)
+    _execute(
+        target.render_as_string(hide_password=False),
+        "DO $$ DECLARE t record; BEGIN FOR t IN SELECT tablename FROM pg_tables "
+        f"WHERE schemaname = 'public' LOOP EXECUTE format('ALTER TABLE %I OWNER TO {owner_role}', "
+        "t.tablename); END LOOP; END $$",
+    )
+    yield {
+        role: target.set(username=role).render_as_string(hide_password=False)
+        for role in (app_role, owner_role)
+    }
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f"DROP ROLE IF EXISTS {app_role}"))
+        connection.execute(text(f"DROP ROLE IF EXISTS {owner_role}"))
+    admin.dispose()
+
+
+@pytest.mark.postgresql
+def test_a_backup_as_a_role_that_row_security_confines_fails_loudly(
+    confined_roles: dict[str, str], tmp_path: Path
+) -> None:
+    # RELIABILITY BR-03: never a silently partial dump, neither as the app role nor as owner.
+    for role, url in confined_roles.items():
+        with pytest.raises(BackupError, match=f"role '{role}' cannot see every tenant"):
+            backup(Settings(database_url=url), tmp_path / role)
+        assert list((tmp_path / role).iterdir()) == []
+        result = CliRunner().invoke(
+            app, ["backup", "--dir", str(tmp_path / role)], env={"PARLOIR_DATABASE_URL": url}
+        )
+        assert result.exit_code != 0
+        assert isinstance(result.exception, BackupError)  # main() prints it, exits 1
+        assert "cannot see every tenant" in str(result.exception)

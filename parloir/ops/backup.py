@@ -195,11 +195,29 @@ def run_tool(arguments: list[str], env: dict[str, str]) -> None:
         raise BackupError(f"{tool} failed: {completed.stderr.strip() or completed.returncode}")
 
 
+_SEES_EVERY_ROW = (
+    "SELECT current_user, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+)
+
+
+def _require_every_tenant(connection: Any) -> None:
+    """Refuse a role that row-level security confines (the application role, or a table
+    owner, which FORCE binds too): its dump would miss rows, or pg_dump would stop midway."""
+    role, sees_all = connection.execute(text(_SEES_EVERY_ROW)).one()
+    connection.rollback()  # the snapshot's transaction must be the next one
+    if not sees_all:
+        raise BackupError(
+            f"role {role!r} cannot see every tenant's rows (row-level security): back up "
+            "as a superuser or as a role with BYPASSRLS"
+        )
+
+
 def _pg_backup(url: URL, target: Path) -> dict[str, dict[str, Any]]:
     libpq, env = libpq_target(url)
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
+            _require_every_tenant(connection)
             connection.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             snapshot = connection.execute(text("SELECT pg_export_snapshot()")).scalar_one()
             tables = _with_revision(digest_tables(connection), connection)
