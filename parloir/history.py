@@ -27,6 +27,7 @@ __all__ = [
     "TokenCounter",
     "approx_tokens",
     "build_context",
+    "ensure_conversation",
     "get_message",
     "last_messages",
     "mark_receipt",
@@ -54,7 +55,8 @@ _EXISTS = select(CONVERSATIONS.c.id).where(
 )
 
 
-def _ensure_conversation(scope: Scope, conversation_id: uuid.UUID) -> None:
+def ensure_conversation(scope: Scope, conversation_id: uuid.UUID) -> None:
+    """Raise ``NotFoundError`` unless the conversation exists in this tenant."""
     params = {"cid": conversation_id, "tid": scope.tenant_id}
     if not fetch_rows(scope.session, _EXISTS, params):
         raise NotFoundError("conversation", conversation_id)
@@ -105,7 +107,7 @@ def _history(
     values = {"cid": conversation_id, "tid": scope.tenant_id, "lim": limit, **params}
     rows = fetch_rows(scope.session, query, values)
     if not rows:
-        _ensure_conversation(scope, conversation_id)
+        ensure_conversation(scope, conversation_id)
     return rows
 
 

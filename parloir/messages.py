@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from parloir import rollups
+from parloir import history, rollups
 from parloir.db.bulk import insert_rows, run_postgres, run_sqlite
 from parloir.db.tables import CONVERSATIONS, MESSAGES
 from parloir.db.tables_analytics import ROLLUPS, TOTALS
@@ -274,8 +274,7 @@ def _count_sqlite(scope: Scope, bumped: Any, row: dict[str, Any]) -> None:
     run_sqlite(scope.session, rollups.upsert("sqlite", names, False, True), params)
 
 
-def _ensure_conversation(scope: Scope, conversation_id: uuid.UUID) -> None:
-    scope.get_row(CONVERSATIONS, conversation_id, "conversation")
+_ensure_conversation = history.ensure_conversation
 
 
 def find_duplicate(scope: Scope, conversation_id: uuid.UUID, data: MessageFields) -> MessageRead:

@@ -154,14 +154,13 @@ class StoreBase:
 
     @contextmanager
     def _single_statement(self) -> Iterator[Scope]:
-        """For a write that is one atomic statement: autocommit on PostgreSQL (one round trip
-        instead of three), a normal write transaction on SQLite."""
+        """For a write whose statements all go through ``parloir.db.bulk`` (parloir.db.driver):
+        on PostgreSQL one atomic statement in autocommit (one round trip instead of three), on
+        SQLite a ``BEGIN IMMEDIATE`` transaction on the writer's driver connection."""
         if self.dialect == "postgresql":
-            with self._read() as scope:
+            with self._quick_read() as scope:
                 yield scope
             return
-        # SQLite: on the driver itself (parloir.db.driver); the statement's services use
-        # parloir.db.bulk only.
         with translate_db_errors(), driver_transaction(self._shared.engines.write) as connection:
             yield self._scope(connection)
 
@@ -173,13 +172,10 @@ class StoreBase:
 
     @contextmanager
     def _quick_read(self) -> Iterator[Scope]:
-        """For reads whose statements all go through ``parloir.db.bulk``: on SQLite straight on
-        a reader's driver connection, with no transaction (each statement is one snapshot)."""
-        if self.dialect == "postgresql":
-            with self._read() as scope:
-                yield scope
-            return
-        with translate_db_errors(), driver_reads(self._shared.engines.read) as connection:
+        """For reads whose statements all go through ``parloir.db.bulk``: straight on a
+        reader's driver connection, with no transaction (each statement is one snapshot)."""
+        engine = self._shared.engines.read
+        with translate_db_errors(), driver_reads(engine, **self._tenant_option()) as connection:
             yield self._scope(connection)
 
     def _scope(self, connection: Connection) -> Scope:

@@ -8,7 +8,8 @@ the write engine's one pooled connection (the same one, so the one-writer discip
 itself, and hands the services a :class:`DriverConnection`: it carries only what
 :func:`parloir.db.bulk.run_sqlite` reads, so it serves services whose statements all go
 through that function, and nothing else. :func:`driver_reads` does the same for the hottest
-reads, without a transaction: each of their statements reads one consistent snapshot.
+reads, without a transaction: each of their statements reads one consistent snapshot; on
+PostgreSQL it also carries the single-statement append (its pool is in autocommit).
 """
 
 from __future__ import annotations
@@ -24,12 +25,17 @@ __all__ = ["DriverConnection", "driver_reads", "driver_transaction"]
 
 
 class DriverConnection:
-    """What :func:`parloir.db.bulk.run_sqlite` needs of a connection: the dialect, and the
-    pooled connection whose ``driver_connection`` is the ``sqlite3.Connection``."""
+    """What :mod:`parloir.db.bulk`'s ``run_sqlite`` and ``run_postgres`` need of a connection:
+    the dialect, the pooled connection whose ``driver_connection`` is the driver's, and (on
+    PostgreSQL) the execution options that carry the tenant."""
 
-    def __init__(self, pooled: Any, dialect: Any) -> None:
+    def __init__(self, pooled: Any, dialect: Any, options: dict[str, Any] | None = None) -> None:
         self.connection = pooled
         self.dialect = dialect
+        self._options = options or {}
+
+    def get_execution_options(self) -> dict[str, Any]:
+        return self._options
 
     def execute(self, *_args: Any, **_kwargs: Any) -> Any:
         raise TypeError("a driver transaction runs only statements of parloir.db.bulk")
@@ -63,10 +69,11 @@ def driver_transaction(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def driver_reads(engine: Engine) -> Iterator[Connection]:
-    """A pooled SQLite connection of ``engine`` for reads, in autocommit: no ``BEGIN``."""
+def driver_reads(engine: Engine, **options: Any) -> Iterator[Connection]:
+    """A pooled connection of ``engine`` in autocommit (no ``BEGIN``), for reads, and on
+    PostgreSQL for writes that are one statement; ``options`` as execution options."""
     pooled = engine.raw_connection()
     try:
-        yield cast(Connection, DriverConnection(pooled, engine.dialect))
+        yield cast(Connection, DriverConnection(pooled, engine.dialect, options))
     finally:
         pooled.close()
