@@ -15,6 +15,7 @@ from typing import Any
 
 from parloir import Store
 from parloir.db.bulk import insert_rows
+from parloir.db.engine import TENANT_OPTION
 from parloir.db.tables import CONVERSATIONS, LLM_CALLS, MESSAGES
 from parloir.ids import uuid7_many
 
@@ -134,10 +135,14 @@ def load(
                 if row["role"] == "assistant":
                     call_rows.append(_call(tenant, row, agent, conv["channel"], rng))
         with engine.begin() as connection:
+            # The tenant, for row-level security on PostgreSQL (what the store's own
+            # transactions carry).
+            connection.execution_options(**{TENANT_OPTION: str(tenant)})
             insert_rows(connection, CONVERSATIONS, conv_rows)
             insert_rows(connection, MESSAGES, message_rows)
             insert_rows(connection, LLM_CALLS, call_rows)
         advance(count * per_conversation)
     if store.dialect == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        owner = store._shared.engines.owner  # VACUUM needs the tables' owner
+        with owner.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("VACUUM ANALYZE")
