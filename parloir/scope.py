@@ -9,20 +9,29 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, Table, select
+from sqlalchemy import Connection, Select, Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from parloir.db.bulk import fetch_rows
 from parloir.errors import InvalidInputError, NotFoundError
 from parloir.ids import uuid7
 from parloir.schemas import Record
 
 __all__ = ["Scope", "decode_cursor", "encode_cursor", "to_record"]
+
+
+@functools.cache
+def _insert_all(table: Table) -> Any:
+    """An INSERT of every column of ``table``, each a parameter named after it."""
+    return table.insert().values({c.name: bindparam(c.name, type_=c.type) for c in table.c})
+
 
 R = TypeVar("R", bound=Record)
 
@@ -81,7 +90,7 @@ class Scope:
         row["created_at"] = row["created_at"] or now
         if "updated_at" in row:
             row["updated_at"] = now
-        self.session.execute(table.insert().values(row))
+        fetch_rows(self.session, _insert_all(table), row)  # every column, compiled once
         return record.model_validate(row)
 
     def filtered(

@@ -153,6 +153,17 @@ class StoreBase:
             yield self._scope(connection)
 
     @contextmanager
+    def _bulk_write(self) -> Iterator[Scope]:
+        """A write transaction whose statements all go through ``parloir.db.bulk``: on SQLite
+        straight on the writer's driver connection (parloir.db.driver)."""
+        if self.dialect == "postgresql":
+            with self._write() as scope:
+                yield scope
+            return
+        with translate_db_errors(), driver_transaction(self._shared.engines.write) as connection:
+            yield self._scope(connection)
+
+    @contextmanager
     def _single_statement(self) -> Iterator[Scope]:
         """For a write whose statements all go through ``parloir.db.bulk`` (parloir.db.driver):
         on PostgreSQL one atomic statement in autocommit (one round trip instead of three), on
@@ -161,8 +172,8 @@ class StoreBase:
             with self._quick_read() as scope:
                 yield scope
             return
-        with translate_db_errors(), driver_transaction(self._shared.engines.write) as connection:
-            yield self._scope(connection)
+        with self._bulk_write() as scope:
+            yield scope
 
     @contextmanager
     def _read(self) -> Iterator[Scope]:

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Unpack
 
-from sqlalchemy import select
+from sqlalchemy import Uuid, bindparam, select
 
 from parloir import audit, credentials, messages
 from parloir.credentials import IdempotencyState, LoginToken, TokenOwner
+from parloir.db.bulk import fetch_rows
 from parloir.db.tables import CONVERSATIONS, LLM_CALLS, USERS
 from parloir.errors import NotFoundError
 from parloir.inputs import MessageFields
@@ -117,7 +118,7 @@ class ServerMixin(StoreBase):
         """
         data = validate(MessageFields, fields)
         try:
-            with self._write() as scope:
+            with self._bulk_write() as scope:
                 if agent_id is not None:
                     _require_agent(scope, conversation_id, agent_id)
                 message = messages.append_message(scope, conversation_id, data)
@@ -136,10 +137,14 @@ class ServerMixin(StoreBase):
             return to_record(LLMCallRead, scope.get_row(LLM_CALLS, llm_call_id, "llm call"))
 
 
+_AGENT_OF = select(CONVERSATIONS.c.id).where(
+    CONVERSATIONS.c.id == bindparam("cid", type_=Uuid()),
+    CONVERSATIONS.c.tenant_id == bindparam("tid", type_=Uuid()),
+    CONVERSATIONS.c.agent_id == bindparam("aid", type_=Uuid()),
+)
+
+
 def _require_agent(scope: Scope, conversation_id: uuid.UUID, agent_id: uuid.UUID) -> None:
-    c = CONVERSATIONS.c
-    found = scope.session.execute(
-        select(c.agent_id).where(c.id == conversation_id, c.tenant_id == scope.tenant_id)
-    ).first()
-    if found is None or found.agent_id != agent_id:
+    params = {"cid": conversation_id, "tid": scope.tenant_id, "aid": agent_id}
+    if not fetch_rows(scope.session, _AGENT_OF, params):
         raise NotFoundError("conversation", conversation_id)

@@ -228,7 +228,8 @@ def run_sqlite(connection: Connection, statement: Any, params: dict[str, Any]) -
 
 
 def fetch_rows(connection: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
-    """Run a SELECT built once at import; rows come back ready for a pydantic record."""
+    """Run a statement built once; the rows it returns (if any) come back ready for a
+    pydantic record."""
     if connection.dialect.name == "sqlite":
         return run_sqlite(connection, statement, params)
     return run_postgres(connection, statement, params)
@@ -277,7 +278,7 @@ def run_postgres(connection: Connection, statement: Any, params: dict[str, Any])
     try:
         with psycopg.RawCursor(raw) as cursor:
             execute_for_tenant(connection, cursor, sql, values)
-            rows: list[Any] = cursor.fetchall()
+            rows: list[Any] = cursor.fetchall() if cursor.description is not None else []
     except psycopg.Error as error:  # the same exceptions SQLAlchemy would raise
         raise exc.DBAPIError.instance(sql, values, error, psycopg.Error) from error
     return rows
