@@ -12,7 +12,9 @@ exact for any query with fewer matches, and "the best of the latest" for the oth
 window is found without ranking everything: FTS5 walks its rowids (insertion order)
 backwards, and PostgreSQL either walks the ``(tenant_id, created_at)`` index backwards,
 checking each row against the query (common words), or sorts the few rows the GIN index
-finds (rare words). Only the window's rows are ranked.
+finds (rare words); it does so in ``parloir_search_window()``, planned for the actual words,
+because under row-level security it could not use the GIN index (``@@`` is not leakproof).
+Only the window's rows are ranked.
 
 Pages are ordered by score, then newest first; the cursor is the last hit's (score, id), so
 the next page starts strictly after it (keyset pagination, no offsets). Scores depend on the
@@ -33,7 +35,8 @@ from typing import Any, get_args
 from sqlalchemy import Integer, Select, and_, bindparam, cast, func, literal_column, or_, select
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
-from sqlalchemy.dialects.postgresql import REAL, REGCONFIG
+from sqlalchemy.dialects.postgresql import REAL, REGCONFIG, TEXT, TIMESTAMP
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
 from parloir.config import LANGUAGE_PATTERN
 from parloir.db.search_index import FTS_TABLE, SEARCH_COLUMN
@@ -152,28 +155,10 @@ def _ranked(
     limit: int,
 ) -> Select[Any]:
     if scope.dialect == "sqlite":
-        source: Any = _FTS.join(MESSAGES, _FTS.c.rowid == _ROWID)
-        recency: Any = _FTS.c.rowid  # FTS5 walks its rowids backwards without sorting
-    else:
-        source = MESSAGES
-        recency = _m.created_at  # the (tenant_id, created_at) index walks backwards
-    columns = (_m.id, _m.conversation_id, _m.role, _m.seq, _m.created_at)
-    inner = score.label("score") if scope.dialect == "sqlite" else _VECTOR.label("vector")
-    window = (
-        select(*columns, _c.agent_id, _c.channel, _c.contact_id, inner)
-        .add_columns(key.label("key"))
-        .select_from(source.join(CONVERSATIONS, _c.id == _m.conversation_id))
-        .where(match, _m.tenant_id == scope.tenant_id)
-    )
-    equal = [(_c.agent_id, filters.get("agent_id")), (_c.channel, filters.get("channel"))]
-    equal += [(_c.contact_id, filters.get("contact_id")), (_m.role, filters.get("role"))]
-    window = scope.filtered(
-        window, equal, _m.created_at, filters.get("since"), filters.get("until")
-    )
-    latest = window.order_by(recency.desc()).limit(RANK_WINDOW).subquery("latest")
-    if scope.dialect == "sqlite":
+        latest = _sqlite_window(scope, match, score, key, filters)
         hits = select(latest).subquery("hits")
     else:
+        latest = _postgres_window(scope, score, filters)
         # Ranked here, over the window only: in the window's own select list PostgreSQL
         # would rank every match before sorting them by time. Normalisation 1 divides by
         # 1 + log(length), so that a long message does not win by length alone.
@@ -189,6 +174,57 @@ def _ranked(
         condition = and_(hits.c.score == last, hits.c.id < after[1])
         query = query.where(or_(hits.c.score < last, condition))
     return query.order_by(hits.c.score.desc(), hits.c.id.desc()).limit(limit + 1)
+
+
+_COLUMNS = (_m.id, _m.conversation_id, _m.role, _m.seq, _m.created_at)
+_CONVERSATION = (_c.agent_id, _c.channel, _c.contact_id)
+
+
+def _sqlite_window(scope: Scope, match: Any, score: Any, key: Any, filters: SearchFilters) -> Any:
+    """The :data:`RANK_WINDOW` most recent matches, ranked: FTS5 walks its rowids (insertion
+    order) backwards without sorting."""
+    source = _FTS.join(MESSAGES, _FTS.c.rowid == _ROWID)
+    window = (
+        select(*_COLUMNS, *_CONVERSATION, score.label("score"), key.label("key"))
+        .select_from(source.join(CONVERSATIONS, _c.id == _m.conversation_id))
+        .where(match, _m.tenant_id == scope.tenant_id)
+    )
+    equal = [(_c.agent_id, filters.get("agent_id")), (_c.channel, filters.get("channel"))]
+    equal += [(_c.contact_id, filters.get("contact_id")), (_m.role, filters.get("role"))]
+    window = scope.filtered(
+        window, equal, _m.created_at, filters.get("since"), filters.get("until")
+    )
+    return window.order_by(_FTS.c.rowid.desc()).limit(RANK_WINDOW).subquery("latest")
+
+
+def _postgres_window(scope: Scope, tsquery: Any, filters: SearchFilters) -> Any:
+    """The :data:`RANK_WINDOW` most recent matches, with their vectors, for ranking.
+
+    Their ids come from ``parloir_search_window()`` (see ``parloir.db.search_index``), which
+    can use the GIN index where row-level security would forbid it; the rows are then read
+    under row-level security, by primary key.
+    """
+    ids = func.parloir_search_window(
+        tsquery,
+        _typed("w_agent", filters.get("agent_id"), PG_UUID(as_uuid=True)),
+        _typed("w_channel", filters.get("channel"), TEXT()),
+        _typed("w_contact", filters.get("contact_id"), PG_UUID(as_uuid=True)),
+        _typed("w_role", filters.get("role"), TEXT()),
+        _typed("w_since", filters.get("since"), TIMESTAMP(timezone=True)),
+        _typed("w_until", filters.get("until"), TIMESTAMP(timezone=True)),
+        _typed("w_max", RANK_WINDOW, Integer()),
+    ).table_valued("id")
+    window = (
+        select(*_COLUMNS, *_CONVERSATION, _VECTOR.label("vector"), _m.id.label("key"))
+        .select_from(MESSAGES.join(CONVERSATIONS, _c.id == _m.conversation_id))
+        .where(_m.id.in_(select(ids.c.id)), _m.tenant_id == scope.tenant_id)
+    )
+    return window.subquery("latest")
+
+
+def _typed(name: str, value: Any, kind: Any) -> Any:
+    """A parameter cast to its SQL type, so that a NULL still picks the function."""
+    return cast(bindparam(name, value), kind)
 
 
 def _snippets(scope: Scope, parsed: ParsedQuery, language: str, keys: list[Any]) -> dict[Any, str]:

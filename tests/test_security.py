@@ -311,3 +311,40 @@ def test_the_admin_engine_has_a_small_pool_and_the_owner_engine_none(store):
     assert engines.admin.pool.size() == 2
     assert engines.write.pool.size() == engines.read.pool.size() == 10
     assert isinstance(engines.owner.pool, NullPool)
+
+
+_WINDOW = text(
+    "SELECT id FROM parloir_search_window(to_tsquery('simple', :word), "
+    "NULL, NULL, NULL, NULL, NULL, NULL, 100)"
+)
+
+
+def test_the_search_window_function_keeps_to_the_transactions_tenant(two_tenants):
+    # It runs as parloir_admin (to use the GIN index), so it must confine itself.
+    a, b = two_tenants["a"], two_tenants["b"]
+    engine = a["store"]._shared.engines.read
+    with engine.connect() as connection:  # no tenant set: nothing
+        assert connection.execute(_WINDOW, {"word": "secret"}).all() == []
+    for mine, theirs in ((a, b), (b, a)):
+        with mine["store"]._read() as scope:
+            found = {row[0] for row in scope.session.execute(_WINDOW, {"word": "secret"})}
+        assert found == {mine["message"]}
+        assert theirs["message"] not in found
+    assert [hit.message_id for hit in a["store"].search("secret").items] == [a["message"]]
+
+
+def test_only_the_app_role_may_call_the_search_window_function(store):
+    rows = _catalog(
+        store,
+        "SELECT r.rolname FROM pg_proc p, aclexplode(p.proacl) acl "
+        "JOIN pg_roles r ON r.oid = acl.grantee "
+        "WHERE p.proname = 'parloir_search_window' AND acl.privilege_type = 'EXECUTE'",
+    )
+    owner = _catalog(
+        store,
+        "SELECT pg_get_userbyid(proowner), prosecdef FROM pg_proc "
+        "WHERE proname = 'parloir_search_window'",
+    )
+    assert {row[0] for row in rows} <= {APP_ROLE, ADMIN_ROLE}
+    assert APP_ROLE in {row[0] for row in rows}
+    assert owner == [(ADMIN_ROLE, True)]

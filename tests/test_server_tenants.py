@@ -2,8 +2,10 @@
 
 Three tenants, each with users, agents, keys and one of every object carrying a canary string.
 Every operation that takes an id is called by each identity of each tenant with every other
-tenant's ids (in the path, the query and the body), and with made-up ids; the two answers must
-be the same, nothing may be written, and no response may carry another tenant's canary.
+tenant's ids (in the path, the query and the body): all of them at once, and, for an operation
+that takes several, each one alone beside the caller's own ids. Each call is paired with one
+where that id is made up; the two answers must be the same, nothing may be written, and no
+response may carry another tenant's canary.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from server_support import World, build_world
 from test_bad_inputs import snapshot
 from test_server_auth import MATRIX
 
-IDENTITIES = ("owner", "viewer", "bot", "widget")
+IDENTITIES = ("owner", "admin", "member", "viewer", "bot", "widget")
 ID_PATTERN = re.compile(r"\{[a-z_]+\}")
 
 
@@ -28,11 +30,34 @@ def _ghost(world: World) -> World:
 
 
 def _takes_ids(path: str, body) -> bool:
-    if ID_PATTERN.search(path):
-        return True
-    if body is None:
-        return False
-    return any(_is_uuid(v) for v in body(_Probe()).values())
+    return bool(_id_keys(path, body))
+
+
+def _id_keys(path: str, body) -> list[str]:
+    """The world ids an operation uses: in its path and query, and in its body."""
+    keys = [name.strip("{}") for name in ID_PATTERN.findall(path)]
+    if body is not None:
+        probe = _Probe()
+        body(probe)
+        keys += [key for key, value in probe.ids.items() if _is_uuid(value)]
+    return list(dict.fromkeys(keys))
+
+
+def _with(world: World, key: str, value) -> World:
+    """``world`` with one id replaced."""
+    return World(
+        world.slug, world.tenant_id, world.canary, dict(world.headers), {**world.ids, key: value}
+    )
+
+
+def _pairs(caller: World, foreign: World, keys: list[str]):
+    """(world with foreign ids, the same with made-up ids instead): every id at once, then
+    each id alone among the caller's own."""
+    yield foreign, _ghost(foreign)
+    if len(keys) > 1:
+        for key in keys:
+            made_up = _ghost(foreign).ids[key]
+            yield _with(caller, key, foreign.ids[key]), _with(caller, key, made_up)
 
 
 def _is_uuid(value) -> bool:
@@ -52,7 +77,8 @@ class _Probe:
 
 class _AnyIds(dict):
     def __missing__(self, key):
-        return uuid.uuid4()
+        self[key] = uuid.uuid4()
+        return self[key]
 
 
 def _normalise(answer, worlds) -> tuple[int, str]:
@@ -84,10 +110,9 @@ def test_foreign_ids_answer_like_missing_ones(api, store, database_url):
         for identity in IDENTITIES:
             headers = caller.headers[identity]
             for method, path, body, _ in id_ops:
-                for foreign in worlds:
-                    if foreign is caller:
-                        continue
-                    ghost = _ghost(foreign)
+                others = [w for w in worlds if w is not caller]
+                keys = _id_keys(path, body)
+                for foreign, ghost in (p for w in others for p in _pairs(caller, w, keys)):
                     seen = _request(api, method, path, body, foreign, headers)
                     missing = _request(api, method, path, body, ghost, headers)
                     probes += 1
@@ -108,6 +133,7 @@ def test_foreign_ids_answer_like_missing_ones(api, store, database_url):
     assert snapshot(database_url) == before
     assert (differences, leaks) == ([], [])
     assert probes >= 3 * len(IDENTITIES) * len(id_ops) * 2
+    assert probes >= 5_000  # RELIABILITY.md AZ-01
 
 
 def test_listings_and_totals_show_only_the_callers_tenant(api, store):

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from parloir.db.engine import ADMIN_ROLE, APP_ROLE, TENANT_SETTING
+
 __all__ = [
     "FTS_TABLE",
     "LANGUAGE_SETTING",
@@ -30,6 +32,8 @@ __all__ = [
     "include_object",
     "postgres_ddl",
     "postgres_drop",
+    "postgres_window_ddl",
+    "postgres_window_drop",
     "rebuild_statements",
     "sqlite_ddl",
     "sqlite_drop",
@@ -110,6 +114,71 @@ def postgres_drop() -> list[str]:
         "DROP FUNCTION IF EXISTS messages_search_vector()",
         f"ALTER TABLE messages DROP COLUMN IF EXISTS {SEARCH_COLUMN}",
     ]
+
+
+WINDOW_FUNCTION = "parloir_search_window"
+_WINDOW_ARGS = (
+    "q tsquery, agent uuid, chan text, contact uuid, msg_role text, "
+    "since timestamptz, until timestamptz, max_rows integer"
+)
+_WINDOW_SIGNATURE = (
+    f"{WINDOW_FUNCTION}(tsquery, uuid, text, uuid, text, timestamptz, timestamptz, integer)"
+)
+_WINDOW_BODY = f"""
+DECLARE
+    tenant uuid := NULLIF(current_setting('{TENANT_SETTING}', true), '')::uuid;
+    sql text;
+BEGIN
+    IF tenant IS NULL THEN
+        RETURN;
+    END IF;
+    -- The values are written into the statement, so that it is planned for them.
+    sql := format('SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id'
+        || ' WHERE m.tenant_id = %L AND c.tenant_id = %L AND m.{SEARCH_COLUMN} @@ %L::tsquery',
+        tenant, tenant, q);
+    IF agent IS NOT NULL THEN sql := sql || format(' AND c.agent_id = %L', agent); END IF;
+    IF chan IS NOT NULL THEN sql := sql || format(' AND c.channel = %L', chan); END IF;
+    IF contact IS NOT NULL THEN sql := sql || format(' AND c.contact_id = %L', contact); END IF;
+    IF msg_role IS NOT NULL THEN sql := sql || format(' AND m.role = %L', msg_role); END IF;
+    IF since IS NOT NULL THEN
+        sql := sql || format(' AND m.created_at >= %L::timestamptz', since);
+    END IF;
+    IF until IS NOT NULL THEN
+        sql := sql || format(' AND m.created_at < %L::timestamptz', until);
+    END IF;
+    RETURN QUERY EXECUTE sql || format(' ORDER BY m.created_at DESC LIMIT %s', max_rows);
+END
+"""
+
+
+def postgres_window_ddl(schema: str) -> list[str]:
+    """The function that finds a search's window: the ids of the most recent matches of the
+    transaction's tenant.
+
+    Under row-level security PostgreSQL evaluates the policy before any condition whose
+    operator is not *leakproof*, and ``@@`` is not: a search as ``parloir_app`` could not use
+    the GIN index and read every message of the tenant. This function runs as
+    ``parloir_admin`` (``SECURITY DEFINER``), whose policy does not restrict rows, and confines
+    itself to the tenant of the same ``parloir.tenant_id`` setting the policies read: with
+    none set it returns nothing. Each call plans a statement with its values written in
+    (``format('%L')``), so that a common word and a rare one get different plans. Only
+    ``parloir_app`` may call it; the rows it names are then read under row-level security.
+    """
+    return [
+        f"CREATE FUNCTION {WINDOW_FUNCTION}({_WINDOW_ARGS}) RETURNS TABLE (id uuid) "
+        f"LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = {schema}, pg_temp "
+        f"AS $body${_WINDOW_BODY}$body$",
+        f"REVOKE ALL ON FUNCTION {_WINDOW_SIGNATURE} FROM PUBLIC",
+        # Changing the owner needs the new owner to be allowed to create in the schema.
+        f"GRANT CREATE ON SCHEMA {schema} TO {ADMIN_ROLE}",
+        f"ALTER FUNCTION {_WINDOW_SIGNATURE} OWNER TO {ADMIN_ROLE}",
+        f"REVOKE CREATE ON SCHEMA {schema} FROM {ADMIN_ROLE}",
+        f"GRANT EXECUTE ON FUNCTION {_WINDOW_SIGNATURE} TO {APP_ROLE}",
+    ]
+
+
+def postgres_window_drop() -> list[str]:
+    return [f"DROP FUNCTION IF EXISTS {_WINDOW_SIGNATURE}"]
 
 
 def include_object(
