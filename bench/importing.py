@@ -4,10 +4,11 @@ Builds two SQLite sources: the legacy question/response table (layout 004: each 
 conversation of two messages) and the Telegram bot tables (layout 000: messages with
 ``openai_*`` columns, half of them making an LLM call). Each is imported into a fresh parloir
 SQLite file in a child process, which reports its time and its peak RSS
-(``resource.getrusage``); the imported database is then exported to JSON lines, also in a
-child process. Results go to ``bench/results/importing.json`` and, as a markdown section,
-to standard output (``--markdown FILE`` writes it to a file; docs/benchmarks.md is left
-alone).
+(``resource.getrusage``); the imported database is then exported to JSON lines, and backed up
+(``parloir backup``'s one-step online backup), each in a child process too. Results go to
+``bench/results/importing.json`` and, as a markdown section, to standard output
+(``--markdown FILE`` writes it to a file); a run of 1,000,000 rows or more also puts the
+section in docs/benchmarks.md.
 
     .venv/bin/python -m bench.importing --quick     # 20,000 rows per source
     .venv/bin/python -m bench.importing             # 1,000,000 rows per source
@@ -130,6 +131,16 @@ def child_export(target: str) -> dict[str, Any]:
     return {"seconds": seconds, "messages": messages, "rss_mb": _peak_mb()}
 
 
+def child_backup(target: str, directory: str) -> dict[str, Any]:
+    from parloir import Settings
+    from parloir.ops.backup import backup
+
+    started = time.perf_counter()
+    made = backup(Settings(database_url=f"sqlite:///{target}"), Path(directory), keep=1)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "bytes": made.size, "rss_mb": _peak_mb()}
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -152,6 +163,7 @@ def measure(name: str, rows: int, workdir: Path) -> dict[str, Any]:
     (make_legacy if name == "legacy" else make_telegram)(source, rows)
     imported = _in_child("import", str(source), str(target))
     exported = _in_child("export", str(target))
+    backed_up = _in_child("backup", str(target), str(workdir / f"{name}-backups"))
     messages = imported["imported"].get("messages", 0)
     return {
         "layout": name,
@@ -163,6 +175,8 @@ def measure(name: str, rows: int, workdir: Path) -> dict[str, Any]:
         "import_peak_rss_mb": round(imported["rss_mb"], 1),
         "export_messages_per_s": round(exported["messages"] / exported["seconds"]),
         "export_peak_rss_mb": round(exported["rss_mb"], 1),
+        "backup_seconds": round(backed_up["seconds"], 2),
+        "backup_mb": round(backed_up["bytes"] / 1e6, 1),
     }
 
 
@@ -177,8 +191,8 @@ def markdown(results: list[dict[str, Any]], quick: bool) -> str:
         + (" **Quick run: sizes reduced, figures indicative only.**" if quick else ""),
         "",
         "| layout | source rows | import s | messages/s | rows/s | peak RSS MB | "
-        "export messages/s | export peak RSS MB | goal |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "export messages/s | export peak RSS MB | backup s (file MB) | goal |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         ok = r["import_messages_per_s"] >= GOAL_ROWS_PER_S and r["import_peak_rss_mb"] < GOAL_RSS_MB
@@ -186,7 +200,8 @@ def markdown(results: list[dict[str, Any]], quick: bool) -> str:
             f"| {r['layout']} | {r['source_rows']:,} | {r['import_seconds']} | "
             f"{r['import_messages_per_s']:,} | {r['import_rows_per_s']:,} | "
             f"{r['import_peak_rss_mb']} | {r['export_messages_per_s']:,} | "
-            f"{r['export_peak_rss_mb']} | {'PASS' if ok else 'MISS'} |"
+            f"{r['export_peak_rss_mb']} | {r['backup_seconds']} ({r['backup_mb']:,}) | "
+            f"{'PASS' if ok else 'MISS'} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -201,7 +216,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.child:
         kind, *rest = args.child
-        result = child_import(*rest) if kind == "import" else child_export(*rest)
+        children = {"import": child_import, "export": child_export, "backup": child_backup}
+        result = children[kind](*rest)
         print(json.dumps(result))
         return 0
     rows = args.rows or (20_000 if args.quick else 1_000_000)
