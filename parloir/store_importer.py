@@ -56,7 +56,17 @@ class ImportExportMixin(StoreBase):
             # Imported rows are written in bulk; the statistics are recounted from the raw rows.
             with self._write() as scope:
                 rollups_rebuild.rebuild(scope.session, self._tenant_id)
+            self._refresh_statistics()
         return report
+
+    def _refresh_statistics(self) -> None:
+        """After a bulk load, give SQLite's planner statistics (sampled: fast on big files),
+        as autovacuum does on PostgreSQL; without them it may pick a tenant-wide index for a
+        per-conversation read."""
+        if self.dialect == "sqlite":
+            with self._shared.engines.write.connect() as connection:
+                connection.exec_driver_sql("PRAGMA analysis_limit=400")
+                connection.exec_driver_sql("ANALYZE")
 
     def export_conversations(
         self,
