@@ -248,7 +248,7 @@ def append_message(scope: Scope, conversation_id: uuid.UUID, data: MessageFields
         rows = run_postgres(scope.session, _one_statement_append(ROLLUPS_ON_APPEND), params)
         seq = rows[0][0] if rows else None
         if seq is None:  # no conversation, or the key is taken: tell which
-            _ensure_conversation(scope, conversation_id)
+            history.ensure_conversation(scope, conversation_id)
             raise Duplicate(row.get("idempotency_key") or row.get("external_id"))
     else:
         bumped = _bump(scope, conversation_id, 1, row["created_at"])
@@ -272,9 +272,6 @@ def _count_sqlite(scope: Scope, bumped: Any, row: dict[str, Any]) -> None:
     names = rollups.MESSAGE_COUNTERS
     run_sqlite(scope.session, rollups.upsert("sqlite", names), params)
     run_sqlite(scope.session, rollups.upsert("sqlite", names, False, True), params)
-
-
-_ensure_conversation = history.ensure_conversation
 
 
 def find_duplicate(scope: Scope, conversation_id: uuid.UUID, data: MessageFields) -> MessageRead:
