@@ -34,6 +34,8 @@ from typing import Any
 import httpx
 import psutil
 
+from bench import rawhttp
+
 ROOT = Path(__file__).resolve().parent.parent
 JSON_PATH = ROOT / "bench" / "results" / "serve_load.json"
 P99_BUDGET_MS = 50.0
@@ -174,45 +176,45 @@ async def _open_loop(
     errors = 0
     in_flight = 0
     conversations = plan["conversations"]
-    limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
-    async with httpx.AsyncClient(
-        base_url=url, headers=plan["headers"], limits=limits, timeout=10
-    ) as client:
+    host, _, port = url.removeprefix("http://").partition(":")
+    pool = rawhttp.Pool(host, int(port), plan["headers"], max_in_flight)
 
-        async def one(n: int) -> None:
-            nonlocal errors, in_flight
-            in_flight += 1
-            conversation = conversations[n % len(conversations)]
-            body = {
-                "role": "user" if n % 2 else "assistant",
-                "content": f"{tag} message {n}",
-                "idempotency_key": f"{tag}-{n}",
-            }
-            started = time.perf_counter()
-            try:
-                answer = await client.post(f"/v1/conversations/{conversation}/messages", json=body)
-                if answer.status_code != 201:
-                    errors += 1
-                else:
-                    latencies.append((time.perf_counter() - started) * 1000)
-            except httpx.HTTPError:
+    async def one(n: int) -> None:
+        nonlocal errors, in_flight
+        in_flight += 1
+        conversation = conversations[n % len(conversations)]
+        body = {
+            "role": "user" if n % 2 else "assistant",
+            "content": f"{tag} message {n}",
+            "idempotency_key": f"{tag}-{n}",
+        }
+        request = pool.request("POST", f"/v1/conversations/{conversation}/messages", body)
+        started = time.perf_counter()
+        try:
+            status, _ = await pool.send(request, timeout=10)
+            if status != 201:
                 errors += 1
-            finally:
-                in_flight -= 1
+            else:
+                latencies.append((time.perf_counter() - started) * 1000)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+            errors += 1
+        finally:
+            in_flight -= 1
 
-        tasks = []
-        total = int(rate * seconds)
-        start = time.perf_counter()
-        for n in range(total):
-            delay = start + n / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if in_flight >= max_in_flight:
-                errors += 1
-                continue
-            tasks.append(asyncio.create_task(one(n)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
+    tasks = []
+    total = int(rate * seconds)
+    start = time.perf_counter()
+    for n in range(total):
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if in_flight >= max_in_flight:
+            errors += 1
+            continue
+        tasks.append(asyncio.create_task(one(n)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    pool.close()
     latencies.sort()
 
     def pick(q: float) -> float | None:

@@ -15,14 +15,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, select, update
 
 from parloir.accounts import _hash_key, _lookup_prefix
+from parloir.db.bulk import fetch_rows
 from parloir.db.tables import API_KEYS, USERS
 from parloir.db.tables_server import AUTH_TOKENS, IDEMPOTENCY_RECORDS, LOGIN_FAILURES, WIDGET_TOKENS
 from parloir.ids import uuid7
 from parloir.schemas import ApiKeyRead
-from parloir.scope import Scope, to_record
+from parloir.scope import Scope
 
 __all__ = [
     "TOKEN_PREFIX",
@@ -272,16 +273,26 @@ def check_widget_token(
     return row is not None and hmac.compare_digest(row.token_hash, digest)
 
 
+_KEY_BY_PREFIX = select(API_KEYS).where(API_KEYS.c.prefix == bindparam("prefix"))
+_KEY_COLUMNS = tuple(column.name for column in API_KEYS.c)
+
+
 def peek_api_key(scope: Scope, key: str) -> ApiKeyRead | None:
-    """The live API key matching ``key`` in any tenant, or None, without writing anything."""
+    """The live API key matching ``key`` in any tenant, or None, without writing anything.
+
+    Every request made with a key runs this: the statement is built once and runs through
+    ``parloir.db.bulk``, so ``scope`` may be a driver connection (``Store._quick_admin_read``).
+    """
     if not key or len(key) > 512:
         return None
-    row = scope.session.execute(
-        select(API_KEYS).where(API_KEYS.c.prefix == _lookup_prefix(key))
-    ).first()
-    if row is None or not hmac.compare_digest(row.key_hash, _hash_key(key)):
+    rows = fetch_rows(scope.session, _KEY_BY_PREFIX, {"prefix": _lookup_prefix(key)})
+    if not rows:
         return None
+    row = dict(zip(_KEY_COLUMNS, rows[0], strict=True))
+    if not hmac.compare_digest(row["key_hash"], _hash_key(key)):
+        return None
+    found = ApiKeyRead.model_validate(row)
     now = scope.now()
-    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+    if found.revoked_at is not None or (found.expires_at is not None and found.expires_at <= now):
         return None
-    return to_record(ApiKeyRead, row)
+    return found

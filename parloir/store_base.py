@@ -17,6 +17,7 @@ from parloir.db import migrate as migrate_module
 from parloir.db.driver import driver_reads, driver_transaction
 from parloir.db.engine import TENANT_OPTION, Engines, create_engines
 from parloir.db.errors import translate_db_errors
+from parloir.db.group_commit import GroupCommitter
 from parloir.db.models import DEFAULT_TENANT_ID
 from parloir.inputs import TenantFields
 from parloir.schemas import TenantRead
@@ -39,6 +40,12 @@ class _Shared:
         self.settings = settings
         self.clock = clock
         self.write_sessions = sessionmaker(bind=engines.write, expire_on_commit=False)
+        self.group_commit = (
+            GroupCommitter(engines.write, translate_db_errors)
+            if engines.dialect == "sqlite"
+            else None
+        )
+        """The writer thread of grouped appends (SQLite only; started at first use)."""
 
 
 class StoreBase:
@@ -108,6 +115,8 @@ class StoreBase:
     def close(self) -> None:
         """Release the database connections (a tenant view leaves them to its owner)."""
         if self._owner:
+            if self._shared.group_commit is not None:
+                self._shared.group_commit.close()
             if self.dialect == "sqlite":
                 # SQLite's advice: refresh the planner's statistics as a connection closes;
                 # analysis_limit keeps that to a sample, so closing stays fast on big files.
@@ -187,6 +196,17 @@ class StoreBase:
         reader's driver connection, with no transaction (each statement is one snapshot)."""
         engine = self._shared.engines.read
         with translate_db_errors(), driver_reads(engine, **self._tenant_option()) as connection:
+            yield self._scope(connection)
+
+    @contextmanager
+    def _quick_admin_read(self) -> Iterator[Scope]:
+        """:meth:`_quick_read` across tenants (as ``parloir_admin`` on PostgreSQL), for the
+        lookups every request makes (API keys)."""
+        if self.dialect == "sqlite":
+            with self._quick_read() as scope:
+                yield scope
+            return
+        with translate_db_errors(), driver_reads(self._shared.engines.admin) as connection:
             yield self._scope(connection)
 
     def _scope(self, connection: Connection) -> Scope:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 from typing import Any, Unpack
 
-from sqlalchemy import Uuid, bindparam, select
+from sqlalchemy import Connection, Uuid, bindparam, select
 
 from parloir import audit, credentials, messages
 from parloir.credentials import IdempotencyState, LoginToken, TokenOwner
 from parloir.db.bulk import fetch_rows
+from parloir.db.errors import translate_db_errors
 from parloir.db.tables import CONVERSATIONS, LLM_CALLS, USERS
 from parloir.errors import NotFoundError
 from parloir.inputs import MessageFields
@@ -99,7 +101,7 @@ class ServerMixin(StoreBase):
 
     def peek_api_key(self, key: str) -> ApiKeyRead | None:
         """The live key matching ``key`` (any tenant), read only: its last use is not noted."""
-        with self._admin(write=False) as scope:
+        with self._quick_admin_read() as scope:
             return credentials.peek_api_key(scope, key)
 
     def append_message_audited(
@@ -117,19 +119,76 @@ class ServerMixin(StoreBase):
         idempotency key or external id) writes nothing, not even the event.
         """
         data = validate(MessageFields, fields)
+        return self._append_audited(conversation_id, event, agent_id, data)
+
+    @property
+    def groups_writes(self) -> bool:
+        """True where :meth:`queue_message_audited` shares transactions (SQLite)."""
+        return self._shared.group_commit is not None
+
+    def queue_message_audited(
+        self,
+        conversation_id: uuid.UUID,
+        event: Mapping[str, Any],
+        *,
+        agent_id: uuid.UUID | None = None,
+        **fields: Unpack[MessageFields],
+    ) -> Future[MessageRead]:
+        """:meth:`append_message_audited` by group commit (:mod:`parloir.db.group_commit`).
+
+        The fields are checked at once (``InvalidInputError`` raised here); the append joins
+        the next shared transaction, and the future resolves once it is committed, with the
+        message or the error :meth:`append_message_audited` would have given. Where writes
+        are not grouped (PostgreSQL, whose transactions commit side by side) the append runs
+        here, in the calling thread, and the future is already resolved.
+        """
+        data = validate(MessageFields, fields)
+        done: Future[MessageRead] = Future()
+        committer = self._shared.group_commit
+        if committer is None:
+            try:
+                done.set_result(self._append_audited(conversation_id, event, agent_id, data))
+            except Exception as error:
+                done.set_exception(error)
+            return done
+
+        def job(connection: Connection) -> MessageRead:
+            with translate_db_errors():
+                return _append_and_audit(
+                    self._scope(connection), conversation_id, event, agent_id, data
+                )
+
+        def settle(future: Future[MessageRead]) -> None:
+            error = future.exception()
+            try:
+                if isinstance(error, messages.Duplicate):
+                    done.set_result(self._stored_duplicate(conversation_id, data))
+                elif error is not None:
+                    done.set_exception(error)
+                else:
+                    done.set_result(future.result())
+            except Exception as failure:
+                done.set_exception(failure)
+
+        committer.submit(job).add_done_callback(settle)
+        return done
+
+    def _append_audited(
+        self,
+        conversation_id: uuid.UUID,
+        event: Mapping[str, Any],
+        agent_id: uuid.UUID | None,
+        data: MessageFields,
+    ) -> MessageRead:
         try:
             with self._bulk_write() as scope:
-                if agent_id is not None:
-                    _require_agent(scope, conversation_id, agent_id)
-                message = messages.append_message(scope, conversation_id, data)
-                audit.record_audit_event(
-                    scope,
-                    {**event, "subject_id": str(message.id)},  # type: ignore[typeddict-item]
-                )
-                return message
+                return _append_and_audit(scope, conversation_id, event, agent_id, data)
         except messages.Duplicate:
-            with self._read() as scope:
-                return messages.find_duplicate(scope, conversation_id, data)
+            return self._stored_duplicate(conversation_id, data)
+
+    def _stored_duplicate(self, conversation_id: uuid.UUID, data: MessageFields) -> MessageRead:
+        with self._read() as scope:
+            return messages.find_duplicate(scope, conversation_id, data)
 
     def get_llm_call(self, llm_call_id: uuid.UUID) -> LLMCallRead:
         """One model call of this tenant by id (NotFoundError if missing)."""
@@ -142,6 +201,23 @@ _AGENT_OF = select(CONVERSATIONS.c.id).where(
     CONVERSATIONS.c.tenant_id == bindparam("tid", type_=Uuid()),
     CONVERSATIONS.c.agent_id == bindparam("aid", type_=Uuid()),
 )
+
+
+def _append_and_audit(
+    scope: Scope,
+    conversation_id: uuid.UUID,
+    event: Mapping[str, Any],
+    agent_id: uuid.UUID | None,
+    data: MessageFields,
+) -> MessageRead:
+    if agent_id is not None:
+        _require_agent(scope, conversation_id, agent_id)
+    message = messages.append_message(scope, conversation_id, data)
+    audit.record_audit_event(
+        scope,
+        {**event, "subject_id": str(message.id)},  # type: ignore[typeddict-item]
+    )
+    return message
 
 
 def _require_agent(scope: Scope, conversation_id: uuid.UUID, agent_id: uuid.UUID) -> None:

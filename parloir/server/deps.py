@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from parloir.schemas import AuditEventRead
-from parloir.server.auth import Level, Principal, authenticate_request, forbidden
+from parloir.server.auth import Level, Principal, authenticate_request_async, forbidden
 from parloir.server.settings import ServerSettings
 from parloir.store import Store
 
@@ -59,12 +59,12 @@ class Context:
         return self.store.record_audit_event(**event, subject_id=str(subject_id))
 
 
-def _context(level: Level | None, *kinds: str) -> Callable[[Request], Context]:
+def _context(level: Level | None, *kinds: str) -> Callable[[Request], Awaitable[Context]]:
     allowed = frozenset(kinds)
 
-    def dependency(request: Request) -> Context:
+    async def dependency(request: Request) -> Context:
         root = get_store(request)
-        principal = authenticate_request(request, root)
+        principal = await authenticate_request_async(request, root)
         if principal.kind not in allowed:
             raise forbidden(f"a {principal.kind} credential may not use this operation")
         if level is not None and not principal.can(level):

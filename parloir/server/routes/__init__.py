@@ -1,4 +1,6 @@
-"""One module per resource; :data:`ROUTERS` lists them in the order of the OpenAPI document."""
+"""One module per resource; :data:`ROUTERS` lists them in the order requests are matched
+(and of the OpenAPI document): a request is compared with each route in turn until one
+fits, so the routes bots call most (appends, batches) come first."""
 
 from __future__ import annotations
 
@@ -24,11 +26,12 @@ from parloir.server.routes import (
 __all__ = ["ROUTERS"]
 
 ROUTERS: list[APIRouter] = [
+    messages.router,
+    batch.router,
     health.router,
     auth.router,
     accounts.router,
     conversations.router,
-    messages.router,
     ledger.router,
     stats.router,
     search.router,
@@ -36,6 +39,5 @@ ROUTERS: list[APIRouter] = [
     posts.router,
     audit.router,
     erasure.router,
-    batch.router,
     widget.router,
 ]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from parloir.inputs import MessageFields
 from parloir.schemas import MessageRead
@@ -36,7 +39,7 @@ class Receipt(BaseModel):
     status_code=201,
     responses={**R, 200: {"model": MessageRead, "description": "Already stored"}},
 )
-def append_message(
+async def append_message(
     ctx: Writer,
     conversation_id: uuid.UUID,
     body: Annotated[MessageFields, Body()],
@@ -44,9 +47,17 @@ def append_message(
 ) -> MessageRead:
     """Append a message (201); a repeated idempotency_key or external_id returns it (200)."""
     event = ctx.event("message.create", "message", conversation_id=str(conversation_id))
-    message = ctx.store.append_message_audited(
-        conversation_id, event, agent_id=ctx.principal.agent_id, **body
-    )
+    agent_id = ctx.principal.agent_id
+    if ctx.store.groups_writes:
+        # SQLite: the append joins the writer thread's next transaction (group commit).
+        queued = ctx.store.queue_message_audited(conversation_id, event, agent_id=agent_id, **body)
+        message = await asyncio.wrap_future(queued)
+    else:
+        message = await run_in_threadpool(
+            functools.partial(ctx.store.append_message_audited, agent_id=agent_id, **body),
+            conversation_id,
+            event,
+        )
     if message.duplicate:
         response.status_code = 200
     return message
