@@ -381,6 +381,20 @@ def test_a_common_query_ranks_the_most_recent_window_of_matches(
     assert rest.next_cursor is None
 
 
+def test_each_hit_of_a_page_gets_its_own_snippet_among_other_matches(store, conversation_id):
+    # The page's hits are spread among matches that are not on it (they rank lower).
+    texts = {}
+    for i in range(30):
+        words = ["prefixed"] * (3 if i % 3 == 0 else 1) + [f"tag{i}"] + ["filler"] * (i % 3)
+        texts[_say(store, conversation_id, " ".join(words))] = f"tag{i}"
+    for query in ("prefixed", "prefix*"):
+        page = store.search(query, limit=10)
+        assert len(page.items) == 10
+        for hit in page.items:
+            assert "[prefixed]" in hit.snippet
+            assert texts[hit.message_id] in hit.snippet
+
+
 @pytest.mark.sqlite
 def test_sqlite_has_fts5_and_the_index_leaves_the_pragmas_alone(sqlite_template, tmp_path):
     shutil.copy(sqlite_template, tmp_path / "parloir.db")
