@@ -7,15 +7,15 @@ snippets (``snippet()`` / ``ts_headline()``) are made by a second one for the pa
 only, since building a snippet costs more than ranking.
 
 Ranking every match of a common word would cost time in proportion to the whole table, so a
-search ranks the :data:`RANK_WINDOW` most recent matches of the tenant (after the filters):
-exact for any query with fewer matches, and "the best of the latest" for the others. The
-window is found without ranking everything: FTS5 walks its rowids (insertion order)
-backwards, and PostgreSQL either walks the ``(tenant_id, created_at)`` index backwards,
-checking each row against the query (common words), or sorts the few rows the GIN index
-finds (rare words); it does so, and ranks the window, in ``parloir_search_window()``,
-planned for the actual words, because under row-level security it could not use the GIN
-index (``@@`` is not leakproof). Only the window's rows are ranked, and only the page's rows
-are read in full.
+search ranks the :data:`RANK_WINDOW` most recent matches of the tenant (after the filters),
+:data:`PREFIX_WINDOW` for a query with a prefix: exact for any query with fewer matches, and
+"the best of the latest" for the others. The window is found without ranking everything:
+FTS5 walks its rowids (insertion order) backwards, and PostgreSQL either walks the
+``(tenant_id, created_at)`` index backwards, checking each row against the query (common
+words), or sorts the few rows the GIN index finds (rare words); it does so, and ranks the
+window, in ``parloir_search_window()``, planned for the actual words, because under
+row-level security it could not use the GIN index (``@@`` is not leakproof). Only the
+window's rows are ranked, and only the page's rows are read in full.
 
 Pages are ordered by score, then newest first; the cursor is the last hit's (score, id), so
 the next page starts strictly after it (keyset pagination, no offsets). Scores depend on the
@@ -51,6 +51,11 @@ __all__ = ["MARK_END", "MARK_START", "SearchFilters", "search_messages"]
 MAX_LIMIT = 100
 RANK_WINDOW = 5_000
 """How many of the most recent matches a search ranks (see the module's docstring)."""
+PREFIX_WINDOW = 2_500
+"""The same for a query with a prefix term to look for. Its matches cost more to find than a
+word's: FTS5 merges the lists of every word with the prefix, and PostgreSQL, whose GIN index
+would do the same, checks the newest messages one by one until the window is full, a walk
+as long as the window."""
 SNIPPET_TOKENS = 24
 MARK_START = "\ue000"
 MARK_END = "\ue001"
@@ -90,7 +95,8 @@ def search_messages(
         match, score, key = _sqlite_terms(parsed)
     else:
         match, score, key = _postgres_terms(parsed, language)
-    ranked = _ranked(scope, (match, score, key), filters, RANK_WINDOW, after, limit)
+    size = PREFIX_WINDOW if parsed.has_prefix else RANK_WINDOW
+    ranked = _ranked(scope, (match, score, key), filters, size, after, limit)
     rows = scope.session.execute(ranked).all()
     page = rows[:limit]
     snippets = _snippets(scope, parsed, language, [row.key for row in page])
