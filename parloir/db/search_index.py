@@ -181,8 +181,8 @@ def postgres_window_ddl(schema: str, *, ranked: bool = True) -> list[str]:
     none set it returns nothing. Each call plans a statement with its values written in
     (``format('%L')``), so that a common word and a rare one get different plans. Only
     ``parloir_app`` may call it; the rows of the page it returns are then read under
-    row-level security. Ranking the window where its vectors were just read, rather than
-    reading them again by id, halves the work of a search.
+    row-level security. The window is ranked where its vectors were just read, rather than
+    read again by id to be ranked.
     """
     columns = "id uuid, score real" if ranked else "id uuid"
     return [
