@@ -7,14 +7,15 @@ snippets (``snippet()`` / ``ts_headline()``) are made by a second one for the pa
 only, since building a snippet costs more than ranking.
 
 Ranking every match of a common word would cost time in proportion to the whole table, so a
-search ranks the :data:`RANK_WINDOW` most recent matches of the tenant (after the filters):
-exact for any query with fewer matches, and "the best of the latest" for the others. The
-window is found without ranking everything: FTS5 walks its rowids (insertion order)
-backwards, and PostgreSQL either walks the ``(tenant_id, created_at)`` index backwards,
-checking each row against the query (common words), or sorts the few rows the GIN index
-finds (rare words); it does so in ``parloir_search_window()``, planned for the actual words,
-because under row-level security it could not use the GIN index (``@@`` is not leakproof).
-Only the window's rows are ranked.
+search ranks the :data:`RANK_WINDOW` most recent matches of the tenant (after the filters),
+:data:`PREFIX_WINDOW` for a query with a prefix: exact for any query with fewer matches, and
+"the best of the latest" for the others. The window is found without ranking everything:
+FTS5 walks its rowids (insertion order) backwards, and PostgreSQL either walks the
+``(tenant_id, created_at)`` index backwards, checking each row against the query (common
+words), or sorts the few rows the GIN index finds (rare words); it does so, and ranks the
+window, in ``parloir_search_window()``, planned for the actual words, because under
+row-level security it could not use the GIN index (``@@`` is not leakproof). Only the
+window's rows are ranked, and only the page's rows are read in full.
 
 Pages are ordered by score, then newest first; the cursor is the last hit's (score, id), so
 the next page starts strictly after it (keyset pagination, no offsets). Scores depend on the
@@ -28,8 +29,6 @@ import base64
 import binascii
 import struct
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, get_args
 
 from sqlalchemy import Integer, Select, and_, bindparam, cast, func, literal_column, or_, select
@@ -52,6 +51,11 @@ __all__ = ["MARK_END", "MARK_START", "SearchFilters", "search_messages"]
 MAX_LIMIT = 100
 RANK_WINDOW = 5_000
 """How many of the most recent matches a search ranks (see the module's docstring)."""
+PREFIX_WINDOW = 2_500
+"""The same for a query with a prefix term to look for. Its matches cost more to find than a
+word's: FTS5 merges the lists of every word with the prefix, and PostgreSQL, whose GIN index
+would do the same, checks the newest messages one by one until the window is full, a walk
+as long as the window."""
 SNIPPET_TOKENS = 24
 MARK_START = "\ue000"
 MARK_END = "\ue001"
@@ -61,6 +65,7 @@ _HEADLINE = f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={SNIPPET_TOKEN
 _FTS = sql_table(FTS_TABLE, sql_column("rowid", Integer))
 _FTS_COLUMN: Any = literal_column(FTS_TABLE)
 _ROWID: Any = literal_column("messages.rowid")
+_PAGE_ROWID: Any = literal_column(f"+{FTS_TABLE}.rowid")
 _VECTOR: Any = literal_column(f"messages.{SEARCH_COLUMN}")
 _m = MESSAGES.c
 _c = CONVERSATIONS.c
@@ -90,34 +95,16 @@ def search_messages(
         match, score, key = _sqlite_terms(parsed)
     else:
         match, score, key = _postgres_terms(parsed, language)
-    ranked = _ranked(scope, match, score, key, filters, after, limit)
-    with _custom_plans(scope):
-        rows = scope.session.execute(ranked).all()
-        page = rows[:limit]
-        snippets = _snippets(scope, parsed, language, [row.key for row in page])
+    size = PREFIX_WINDOW if parsed.has_prefix else RANK_WINDOW
+    ranked = _ranked(scope, (match, score, key), filters, size, after, limit)
+    rows = scope.session.execute(ranked).all()
+    page = rows[:limit]
+    snippets = _snippets(scope, parsed, language, [row.key for row in page])
     hits = [_hit(row, snippets.get(row.key, ""), markers) for row in page]
     next_cursor = None
     if len(rows) > limit:
         next_cursor = encode_search_cursor(page[-1].score, page[-1].id)
     return Page[SearchHit](items=hits, next_cursor=next_cursor)
-
-
-@contextmanager
-def _custom_plans(scope: Scope) -> Iterator[None]:
-    """On PostgreSQL, plan the search for its actual words, every time.
-
-    psycopg prepares a statement run five times, and PostgreSQL may then keep one generic
-    plan for any parameters: with the words unknown, the tsquery is rebuilt for every row and
-    a plan good for a rare word is used for a common one (seconds instead of milliseconds).
-    """
-    if scope.dialect != "postgresql":
-        yield
-        return
-    scope.session.exec_driver_sql("SET plan_cache_mode = force_custom_plan")
-    try:
-        yield
-    finally:
-        scope.session.exec_driver_sql("RESET plan_cache_mode")
 
 
 def _sqlite_terms(parsed: ParsedQuery) -> tuple[Any, Any, Any]:
@@ -147,64 +134,78 @@ def _config(language: str) -> Any:
 
 def _ranked(
     scope: Scope,
-    match: Any,
-    score: Any,
-    key: Any,
+    terms: tuple[Any, Any, Any],
     filters: SearchFilters,
+    size: int,
     after: tuple[float, uuid.UUID] | None,
     limit: int,
 ) -> Select[Any]:
+    """The page: the window's best ``limit + 1`` hits after the cursor, then their columns.
+
+    ``terms`` is (match, score, key) from ``_sqlite_terms`` or ``_postgres_terms``; ``size``
+    the window's. The window holds only what ordering needs (id, score, key); the other
+    columns are read for the page's rows alone.
+    """
+    match, score, key = terms
     if scope.dialect == "sqlite":
-        latest = _sqlite_window(scope, match, score, key, filters)
-        hits = select(latest).subquery("hits")
+        window = _sqlite_window(scope, match, score, key, filters, size)
     else:
-        latest = _postgres_window(scope, score, filters)
-        # Ranked here, over the window only: in the window's own select list PostgreSQL
-        # would rank every match before sorting them by time. Normalisation 1 divides by
-        # 1 + log(length), so that a long message does not win by length alone.
-        rank = func.ts_rank_cd(latest.c.vector, score, 1, type_=REAL).label("score")
-        hits = select(*(c for c in latest.c if c.name != "vector"), rank).subquery("hits")
-    query = select(hits)
+        window = _postgres_window(scope, score, filters, size)
+    best = select(window)
     if after is not None:
         last: Any = bindparam("after_score", after[0])
         if scope.dialect == "postgresql":
             # ts_rank_cd() is a float4 read back as its shortest decimal: only as a float4
             # again does it equal the stored score.
             last = cast(last, REAL)
-        condition = and_(hits.c.score == last, hits.c.id < after[1])
-        query = query.where(or_(hits.c.score < last, condition))
-    return query.order_by(hits.c.score.desc(), hits.c.id.desc()).limit(limit + 1)
+        condition = and_(window.c.score == last, window.c.id < after[1])
+        best = best.where(or_(window.c.score < last, condition))
+    order = (window.c.score.desc(), window.c.id.desc())
+    top = best.order_by(*order).limit(limit + 1).subquery("top")
+    row = _ROWID if scope.dialect == "sqlite" else _m.id
+    source = top.join(MESSAGES, row == top.c.key).join(CONVERSATIONS, _c.id == _m.conversation_id)
+    query = select(*_COLUMNS, *_CONVERSATION, top.c.score, top.c.key).select_from(source)
+    query = query.where(_m.tenant_id == scope.tenant_id)
+    return query.order_by(top.c.score.desc(), top.c.id.desc())
 
 
 _COLUMNS = (_m.id, _m.conversation_id, _m.role, _m.seq, _m.created_at)
 _CONVERSATION = (_c.agent_id, _c.channel, _c.contact_id)
 
 
-def _sqlite_window(scope: Scope, match: Any, score: Any, key: Any, filters: SearchFilters) -> Any:
-    """The :data:`RANK_WINDOW` most recent matches, ranked: FTS5 walks its rowids (insertion
-    order) backwards without sorting."""
-    source = _FTS.join(MESSAGES, _FTS.c.rowid == _ROWID)
+def _sqlite_window(
+    scope: Scope, match: Any, score: Any, key: Any, filters: SearchFilters, size: int
+) -> Any:
+    """The ``size`` most recent matches, ranked: FTS5 walks its rowids (insertion
+    order) backwards without sorting. ``messages`` is read up to ``tenant_id`` (its columns
+    before ``content``); ``conversations`` only for a filter on it."""
+    source: Any = _FTS.join(MESSAGES, _FTS.c.rowid == _ROWID)
+    equal = [(_c.agent_id, filters.get("agent_id")), (_c.channel, filters.get("channel"))]
+    equal += [(_c.contact_id, filters.get("contact_id"))]
+    if any(value is not None for _column, value in equal):
+        source = source.join(CONVERSATIONS, _c.id == _m.conversation_id)
     window = (
-        select(*_COLUMNS, *_CONVERSATION, score.label("score"), key.label("key"))
-        .select_from(source.join(CONVERSATIONS, _c.id == _m.conversation_id))
+        select(_m.id, score.label("score"), key.label("key"))
+        .select_from(source)
         .where(match, _m.tenant_id == scope.tenant_id)
     )
-    equal = [(_c.agent_id, filters.get("agent_id")), (_c.channel, filters.get("channel"))]
-    equal += [(_c.contact_id, filters.get("contact_id")), (_m.role, filters.get("role"))]
+    equal += [(_m.role, filters.get("role"))]
     window = scope.filtered(
         window, equal, _m.created_at, filters.get("since"), filters.get("until")
     )
-    return window.order_by(_FTS.c.rowid.desc()).limit(RANK_WINDOW).subquery("latest")
+    return window.order_by(_FTS.c.rowid.desc()).limit(size).subquery("latest")
 
 
-def _postgres_window(scope: Scope, tsquery: Any, filters: SearchFilters) -> Any:
-    """The :data:`RANK_WINDOW` most recent matches, with their vectors, for ranking.
+def _postgres_window(scope: Scope, tsquery: Any, filters: SearchFilters, size: int) -> Any:
+    """The ``size`` most recent matches' ids, with their scores.
 
-    Their ids come from ``parloir_search_window()`` (see ``parloir.db.search_index``), which
-    can use the GIN index where row-level security would forbid it; the rows are then read
-    under row-level security, by primary key.
+    They come from ``parloir_search_window()`` (see ``parloir.db.search_index``), which can use
+    the GIN index where row-level security would forbid it, and ranks the rows where it reads
+    them: ``ts_rank_cd(vector, query, 1)``, normalisation 1 dividing by 1 + log(length) so
+    that a long message does not win by length alone. The page's rows are then read under
+    row-level security, by primary key.
     """
-    ids = func.parloir_search_window(
+    found = func.parloir_search_window(
         tsquery,
         _typed("w_agent", filters.get("agent_id"), PG_UUID(as_uuid=True)),
         _typed("w_channel", filters.get("channel"), TEXT()),
@@ -212,14 +213,9 @@ def _postgres_window(scope: Scope, tsquery: Any, filters: SearchFilters) -> Any:
         _typed("w_role", filters.get("role"), TEXT()),
         _typed("w_since", filters.get("since"), TIMESTAMP(timezone=True)),
         _typed("w_until", filters.get("until"), TIMESTAMP(timezone=True)),
-        _typed("w_max", RANK_WINDOW, Integer()),
-    ).table_valued("id")
-    window = (
-        select(*_COLUMNS, *_CONVERSATION, _VECTOR.label("vector"), _m.id.label("key"))
-        .select_from(MESSAGES.join(CONVERSATIONS, _c.id == _m.conversation_id))
-        .where(_m.id.in_(select(ids.c.id)), _m.tenant_id == scope.tenant_id)
-    )
-    return window.subquery("latest")
+        _typed("w_max", size, Integer()),
+    ).table_valued(sql_column("id", PG_UUID(as_uuid=True)), sql_column("score", REAL()))
+    return select(found.c.id, found.c.score, found.c.id.label("key")).subquery("latest")
 
 
 def _typed(name: str, value: Any, kind: Any) -> Any:
@@ -234,7 +230,11 @@ def _snippets(scope: Scope, parsed: ParsedQuery, language: str, keys: list[Any])
     if scope.dialect == "sqlite":
         match, _score, _key = _sqlite_terms(parsed)
         snippet = func.snippet(_FTS_COLUMN, 0, MARK_START, MARK_END, "…", SNIPPET_TOKENS)
-        query: Any = select(_FTS.c.rowid, snippet).where(match, _FTS.c.rowid.in_(keys))
+        # One walk over the page's rowid range, not one query per rowid: given "rowid IN",
+        # FTS5 runs the MATCH again for each, and a prefix merges its words' lists each time.
+        # The unary + keeps the IN list from FTS5; it filters the walk's rows.
+        inside = _FTS.c.rowid.between(min(keys), max(keys))
+        query: Any = select(_FTS.c.rowid, snippet).where(match, inside, _PAGE_ROWID.in_(keys))
     else:
         config = _config(language)
         headline = func.ts_headline(config, _m.content, parsed.tsquery(config), _HEADLINE)

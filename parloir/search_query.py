@@ -70,6 +70,11 @@ class ParsedQuery:
     clauses: tuple[tuple[Term, ...], ...]
     excluded: tuple[Term, ...]
 
+    @property
+    def has_prefix(self) -> bool:
+        """True if a term to look for (not an excluded one) is a prefix."""
+        return any(term.prefix for clause in self.clauses for term in clause)
+
     def fts5(self) -> str:
         """The query as an FTS5 MATCH expression."""
         required = " AND ".join(_group([term.fts5() for term in c]) for c in self.clauses)

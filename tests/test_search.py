@@ -381,6 +381,32 @@ def test_a_common_query_ranks_the_most_recent_window_of_matches(
     assert rest.next_cursor is None
 
 
+def test_a_prefix_query_ranks_a_smaller_window_of_matches(store, conversation_id, monkeypatch):
+    import parloir.search
+
+    monkeypatch.setattr(parloir.search, "RANK_WINDOW", 6)
+    monkeypatch.setattr(parloir.search, "PREFIX_WINDOW", 3)
+    ids = [_say(store, conversation_id, "window " * (1 + i % 3)) for i in range(9)]
+    assert set(_ids(store.search("window", limit=20))) == set(ids[-6:])
+    assert set(_ids(store.search("win*", limit=20))) == set(ids[-3:])
+    # Only a prefix to look for shrinks the window, not an excluded one.
+    assert set(_ids(store.search("window -zzz*", limit=20))) == set(ids[-6:])
+
+
+def test_each_hit_of_a_page_gets_its_own_snippet_among_other_matches(store, conversation_id):
+    # The page's hits are spread among matches that are not on it (they rank lower).
+    texts = {}
+    for i in range(30):
+        words = ["prefixed"] * (3 if i % 3 == 0 else 1) + [f"tag{i}"] + ["filler"] * (i % 3)
+        texts[_say(store, conversation_id, " ".join(words))] = f"tag{i}"
+    for query in ("prefixed", "prefix*"):
+        page = store.search(query, limit=10)
+        assert len(page.items) == 10
+        for hit in page.items:
+            assert "[prefixed]" in hit.snippet
+            assert texts[hit.message_id] in hit.snippet
+
+
 @pytest.mark.sqlite
 def test_sqlite_has_fts5_and_the_index_leaves_the_pragmas_alone(sqlite_template, tmp_path):
     shutil.copy(sqlite_template, tmp_path / "parloir.db")

@@ -333,6 +333,15 @@ def test_the_search_window_function_keeps_to_the_transactions_tenant(two_tenants
     assert [hit.message_id for hit in a["store"].search("secret").items] == [a["message"]]
 
 
+def test_the_search_window_function_returns_the_scores_of_its_tenants_matches(two_tenants):
+    a = two_tenants["a"]
+    ranked = text(str(_WINDOW).replace("SELECT id FROM", "SELECT id, score FROM"))
+    with a["store"]._read() as scope:
+        rows = scope.session.execute(ranked, {"word": "secret"}).all()
+    assert [row.id for row in rows] == [a["message"]]
+    assert rows[0].score == a["store"].search("secret").items[0].score > 0
+
+
 def test_only_the_app_role_may_call_the_search_window_function(store):
     rows = _catalog(
         store,

@@ -124,7 +124,24 @@ _WINDOW_ARGS = (
 _WINDOW_SIGNATURE = (
     f"{WINDOW_FUNCTION}(tsquery, uuid, text, uuid, text, timestamptz, timestamptz, integer)"
 )
-_WINDOW_BODY = f"""
+
+
+def _window_body(ranked: bool) -> str:
+    """The function's body; ``ranked`` (revision 0008) also ranks the window's rows."""
+    if ranked:
+        # Ranked outside the window's subquery: in its select list PostgreSQL would rank
+        # every match before sorting them by time.
+        head = "'SELECT w.id, ts_rank_cd(w.vector, %L::tsquery, 1) FROM (SELECT m.id, "
+        head += f"m.{SEARCH_COLUMN} AS vector FROM messages m'"
+        tail = "' ORDER BY m.created_at DESC LIMIT %s) w'"
+        values = "q, tenant, tenant, q"
+    else:
+        head, tail, values = (
+            "'SELECT m.id FROM messages m'",
+            "' ORDER BY m.created_at DESC LIMIT %s'",
+            "tenant, tenant, q",
+        )
+    return f"""
 DECLARE
     tenant uuid := NULLIF(current_setting('{TENANT_SETTING}', true), '')::uuid;
     sql text;
@@ -133,9 +150,9 @@ BEGIN
         RETURN;
     END IF;
     -- The values are written into the statement, so that it is planned for them.
-    sql := format('SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id'
+    sql := format({head} || ' JOIN conversations c ON c.id = m.conversation_id'
         || ' WHERE m.tenant_id = %L AND c.tenant_id = %L AND m.{SEARCH_COLUMN} @@ %L::tsquery',
-        tenant, tenant, q);
+        {values});
     IF agent IS NOT NULL THEN sql := sql || format(' AND c.agent_id = %L', agent); END IF;
     IF chan IS NOT NULL THEN sql := sql || format(' AND c.channel = %L', chan); END IF;
     IF contact IS NOT NULL THEN sql := sql || format(' AND c.contact_id = %L', contact); END IF;
@@ -146,14 +163,15 @@ BEGIN
     IF until IS NOT NULL THEN
         sql := sql || format(' AND m.created_at < %L::timestamptz', until);
     END IF;
-    RETURN QUERY EXECUTE sql || format(' ORDER BY m.created_at DESC LIMIT %s', max_rows);
+    RETURN QUERY EXECUTE sql || format({tail}, max_rows);
 END
 """
 
 
-def postgres_window_ddl(schema: str) -> list[str]:
+def postgres_window_ddl(schema: str, *, ranked: bool = True) -> list[str]:
     """The function that finds a search's window: the ids of the most recent matches of the
-    transaction's tenant.
+    transaction's tenant, with their scores (``ranked``, revision 0008; revision 0007's
+    returned the ids alone, and the rows were read again to be ranked).
 
     Under row-level security PostgreSQL evaluates the policy before any condition whose
     operator is not *leakproof*, and ``@@`` is not: a search as ``parloir_app`` could not use
@@ -162,12 +180,15 @@ def postgres_window_ddl(schema: str) -> list[str]:
     itself to the tenant of the same ``parloir.tenant_id`` setting the policies read: with
     none set it returns nothing. Each call plans a statement with its values written in
     (``format('%L')``), so that a common word and a rare one get different plans. Only
-    ``parloir_app`` may call it; the rows it names are then read under row-level security.
+    ``parloir_app`` may call it; the rows of the page it returns are then read under
+    row-level security. The window is ranked where its vectors were just read, rather than
+    read again by id to be ranked.
     """
+    columns = "id uuid, score real" if ranked else "id uuid"
     return [
-        f"CREATE FUNCTION {WINDOW_FUNCTION}({_WINDOW_ARGS}) RETURNS TABLE (id uuid) "
+        f"CREATE FUNCTION {WINDOW_FUNCTION}({_WINDOW_ARGS}) RETURNS TABLE ({columns}) "
         f"LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = {schema}, pg_temp "
-        f"AS $body${_WINDOW_BODY}$body$",
+        f"AS $body${_window_body(ranked)}$body$",
         f"REVOKE ALL ON FUNCTION {_WINDOW_SIGNATURE} FROM PUBLIC",
         # Changing the owner needs the new owner to be allowed to create in the schema.
         f"GRANT CREATE ON SCHEMA {schema} TO {ADMIN_ROLE}",

@@ -23,7 +23,7 @@ def upgrade() -> None:
     if bind.dialect.name != "postgresql":
         return
     schema = bind.execute(sa.text("SELECT quote_ident(current_schema())")).scalar_one()
-    for statement in search_index.postgres_window_ddl(schema):
+    for statement in search_index.postgres_window_ddl(schema, ranked=False):
         op.execute(statement)
 
 
