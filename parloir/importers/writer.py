@@ -380,19 +380,24 @@ def _counters(sink: Sink, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, _Counters
     return {_uuid(r[0]): _Counters(r[1], r[2], as_time(r[3])) for r in rows}
 
 
-def _taken_keys(sink: Sink, rows: Sequence[Row], old: set[uuid.UUID]) -> set[tuple[Any, ...]]:
-    """``(conversation, 'k'|'e', key)`` already used in ``old`` conversations by the keys of
-    ``rows`` (one indexed lookup per conversation and kind of key)."""
+def _taken_keys(
+    sink: Sink, rows: Sequence[Row], counters: dict[uuid.UUID, _Counters]
+) -> set[tuple[Any, ...]]:
+    """``(conversation, 'k'|'e', key)`` already used in the stored conversations ``counters``
+    by the keys of ``rows`` (one indexed lookup per conversation and kind of key; none for a
+    conversation whose ``last_seq`` is 0, which has no message)."""
     wanted: dict[tuple[uuid.UUID, str], set[str]] = defaultdict(set)
     for row in rows:
         cid = row["conversation_id"]
-        if cid in old:
+        if cid in counters:
             if row["idempotency_key"] is not None:
                 wanted[(cid, "k")].add(row["idempotency_key"])
             if row["external_id"] is not None:
                 wanted[(cid, "e")].add(row["external_id"])
     taken: set[tuple[Any, ...]] = set()
     for (cid, kind), keys in wanted.items():
+        if counters[cid].last_seq == 0:
+            continue  # no message was ever appended to it: no key is used there
         column = "idempotency_key" if kind == "k" else "external_id"
         sql = f"SELECT {column} FROM messages WHERE conversation_id = ? AND {column} IN ({{in}})"
         taken.update((cid, kind, key) for (key,) in _fetch(sink, sql, [cid], list(keys)))
@@ -414,7 +419,7 @@ def write_messages(
     old = {r["conversation_id"] for r in rows} - fresh
     present = existing_ids(sink, MESSAGES, (r["id"] for r in rows if r["conversation_id"] in old))
     counters = _counters(sink, list(old))
-    taken = _taken_keys(sink, rows, old)
+    taken = _taken_keys(sink, rows, counters)
     stored: set[uuid.UUID] = set(present)
     new: list[Row] = []
     for row in rows:
