@@ -109,10 +109,12 @@ def _fetch(
     raw = connection.connection.driver_connection
     assert raw is not None
     head = [_param(sink, v) for v in fixed]
+    sqlite = sink.dialect == "sqlite"
     for part in _slices(list(values)):
-        if sink.dialect == "sqlite":
+        if sqlite:
             text = sql.replace("{in}", ", ".join("?" * len(part)))
-            out.extend(raw.execute(text, [*head, *(_param(sink, v) for v in part)]).fetchall())
+            given = [v.hex if isinstance(v, uuid.UUID) else v for v in part]
+            out.extend(raw.execute(text, [*head, *given]).fetchall())
         else:
             text = sql.replace("IN ({in})", "= ANY(?)").replace("?", "%s")
             with raw.cursor() as cursor:
@@ -156,13 +158,15 @@ def _insert(sink: Sink, table: Table, entity: str, rows: list[Row]) -> None:
     if rows:
         # Columns NULL in every row (and without a server default) are left out of the INSERT.
         count = len(rows)
+        first = rows[0]
         names = [
             name
-            for name in rows[0]
-            if table.c[name].server_default is not None
+            for name in first
+            if first[name] is not None
+            or table.c[name].server_default is not None
             or [r[name] for r in rows].count(None) < count
         ]
-        insert_rows(sink.connection, table, rows, names)
+        insert_rows(sink.connection, table, rows, names, staged=table is MESSAGES)
         sink.report.add(entity, len(rows))
 
 
