@@ -205,3 +205,16 @@ def test_import_keeps_the_statistics_rollups_exact(store: Store, legacy: SourceD
     assert store.check_rollups().differences == []
     assert store.global_statistics().messages == report.imported["messages"]
     assert store.global_statistics().conversations == report.imported["conversations"]
+
+
+def test_imported_messages_are_searchable(store: Store, legacy: SourceDB) -> None:
+    store.import_source(legacy.location, options=ImportOptions(chunk_size=3))
+    lonely = next(c for c in store.list_conversations(limit=100).items if c.external_id == "42")
+    hits = store.search("only question").items
+    assert [hit.message_id for hit in hits] == [store.last_messages(lonely.id)[0].id]
+    assert store.search("only question", role="assistant").items == []
+    if store.dialect == "sqlite":  # the full-text index matches the stored rows exactly
+        with store._shared.engines.write.connect() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)"
+            )

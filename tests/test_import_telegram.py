@@ -259,6 +259,11 @@ def test_chunks_split_conversations_and_merge_into_live_data(
     assert agent.id  # another agent: the import makes its own
     first = store.import_source(telegram.location, options=ImportOptions(chunk_size=2))
     assert first.imported["messages"] == 5
+    assert first.to_dict()["skipped"]["messages"] == {
+        "bad_role": 1,
+        "duplicate_key": 1,
+        "orphan": 1,
+    }
     chat = next(c for c in store.list_conversations().items if c.external_id == "123456")
     # The live bot goes on appending; a later import continues after it.
     store.append_message(chat.id, role="user", content="live", created_at=_at(30))

@@ -312,6 +312,9 @@ def run_import(
             if connection.dialect.name == "sqlite":
                 connection.exec_driver_sql("PRAGMA cache_size=-65536")  # 64 MiB for the run
                 connection.commit()
+                # Staged messages (parloir.db.bulk) stay in memory, never in a temporary file
+                # (set outside any transaction, straight on the driver).
+                _driver(connection).execute("PRAGMA temp_store=MEMORY")
             sink = writer.Sink(
                 connection, tenant_id, now, max_content_length, report, capture_prompts
             )
@@ -329,10 +332,18 @@ def run_import(
             if connection.dialect.name == "sqlite":
                 connection.exec_driver_sql("PRAGMA cache_size=-2000")
                 connection.commit()
+                _driver(connection).execute("PRAGMA temp_store=DEFAULT")  # drops the staging
     finally:
         source.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _driver(connection: Connection) -> Any:
+    """The DB-API connection under ``connection``."""
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    return raw
 
 
 def _redacted(location: str) -> str:

@@ -109,10 +109,12 @@ def _fetch(
     raw = connection.connection.driver_connection
     assert raw is not None
     head = [_param(sink, v) for v in fixed]
+    sqlite = sink.dialect == "sqlite"
     for part in _slices(list(values)):
-        if sink.dialect == "sqlite":
+        if sqlite:
             text = sql.replace("{in}", ", ".join("?" * len(part)))
-            out.extend(raw.execute(text, [*head, *(_param(sink, v) for v in part)]).fetchall())
+            given = [v.hex if isinstance(v, uuid.UUID) else v for v in part]
+            out.extend(raw.execute(text, [*head, *given]).fetchall())
         else:
             text = sql.replace("IN ({in})", "= ANY(?)").replace("?", "%s")
             with raw.cursor() as cursor:
@@ -156,13 +158,15 @@ def _insert(sink: Sink, table: Table, entity: str, rows: list[Row]) -> None:
     if rows:
         # Columns NULL in every row (and without a server default) are left out of the INSERT.
         count = len(rows)
+        first = rows[0]
         names = [
             name
-            for name in rows[0]
-            if table.c[name].server_default is not None
+            for name in first
+            if first[name] is not None
+            or table.c[name].server_default is not None
             or [r[name] for r in rows].count(None) < count
         ]
-        insert_rows(sink.connection, table, rows, names)
+        insert_rows(sink.connection, table, rows, names, staged=table is MESSAGES)
         sink.report.add(entity, len(rows))
 
 
@@ -380,19 +384,24 @@ def _counters(sink: Sink, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, _Counters
     return {_uuid(r[0]): _Counters(r[1], r[2], as_time(r[3])) for r in rows}
 
 
-def _taken_keys(sink: Sink, rows: Sequence[Row], old: set[uuid.UUID]) -> set[tuple[Any, ...]]:
-    """``(conversation, 'k'|'e', key)`` already used in ``old`` conversations by the keys of
-    ``rows`` (one indexed lookup per conversation and kind of key)."""
+def _taken_keys(
+    sink: Sink, rows: Sequence[Row], counters: dict[uuid.UUID, _Counters]
+) -> set[tuple[Any, ...]]:
+    """``(conversation, 'k'|'e', key)`` already used in the stored conversations ``counters``
+    by the keys of ``rows`` (one indexed lookup per conversation and kind of key; none for a
+    conversation whose ``last_seq`` is 0, which has no message)."""
     wanted: dict[tuple[uuid.UUID, str], set[str]] = defaultdict(set)
     for row in rows:
         cid = row["conversation_id"]
-        if cid in old:
+        if cid in counters:
             if row["idempotency_key"] is not None:
                 wanted[(cid, "k")].add(row["idempotency_key"])
             if row["external_id"] is not None:
                 wanted[(cid, "e")].add(row["external_id"])
     taken: set[tuple[Any, ...]] = set()
     for (cid, kind), keys in wanted.items():
+        if counters[cid].last_seq == 0:
+            continue  # no message was ever appended to it: no key is used there
         column = "idempotency_key" if kind == "k" else "external_id"
         sql = f"SELECT {column} FROM messages WHERE conversation_id = ? AND {column} IN ({{in}})"
         taken.update((cid, kind, key) for (key,) in _fetch(sink, sql, [cid], list(keys)))
@@ -414,7 +423,7 @@ def write_messages(
     old = {r["conversation_id"] for r in rows} - fresh
     present = existing_ids(sink, MESSAGES, (r["id"] for r in rows if r["conversation_id"] in old))
     counters = _counters(sink, list(old))
-    taken = _taken_keys(sink, rows, old)
+    taken = _taken_keys(sink, rows, counters)
     stored: set[uuid.UUID] = set(present)
     new: list[Row] = []
     for row in rows:

@@ -37,11 +37,13 @@ class Legacy(Layout):
     def run(self, ctx: Context) -> None:
         agent_id = ctx.agent("bot", "Legacy assistant")
         known: dict[uuid.UUID, uuid.UUID] = {}  # contacts resolved by earlier chunks
+        ids: dict[Any, uuid.UUID] = {}  # source user id -> contact row id
         for rows in ctx.read(f"SELECT * FROM {quote_name(TABLE)}"):
             with ctx.chunk() as sink:
-                _chunk(ctx, sink, agent_id, rows, known)
-            if len(known) > KNOWN_CONTACTS:
+                _chunk(ctx, sink, agent_id, rows, known, ids)
+            if len(known) > KNOWN_CONTACTS or len(ids) > KNOWN_CONTACTS:
                 known.clear()  # bounded memory: look them up again
+                ids.clear()
 
 
 KNOWN_CONTACTS = 100_000
@@ -53,18 +55,20 @@ def _chunk(
     agent_id: uuid.UUID,
     rows: list[Row],
     known: dict[uuid.UUID, uuid.UUID],
+    ids: dict[Any, uuid.UUID],
 ) -> None:
     contacts: dict[uuid.UUID, Row] = {}
     conversations: list[Row] = []
     messages: list[Row] = []
     for row in rows:
         try:
-            conversation, pair, contact = _convert(ctx, agent_id, row)
+            conversation, pair = _convert(ctx, agent_id, row, ids)
         except Invalid as error:
             ctx.report.skip("conversations", error.reason)
             continue
-        if contact is not None and contact["id"] not in known:
-            contacts.setdefault(contact["id"], contact)
+        contact_id = conversation["contact_id"]
+        if contact_id is not None and contact_id not in known and contact_id not in contacts:
+            contacts[contact_id] = _contact(ctx, contact_id, row["user_id"], conversation)
         conversations.append(conversation)
         messages.extend(pair)
     contact_ids, _ = writer.write_contacts(sink, list(contacts.values()), quiet=True)
@@ -79,7 +83,9 @@ def _chunk(
     writer.write_messages(sink, messages, fresh)
 
 
-def _convert(ctx: Context, agent_id: uuid.UUID, row: Row) -> tuple[Row, list[Row], Row | None]:
+def _convert(
+    ctx: Context, agent_id: uuid.UUID, row: Row, ids: dict[Any, uuid.UUID]
+) -> tuple[Row, list[Row]]:
     source_id = ctx.key(row.get("id"))
     if source_id is None:
         raise Invalid("missing_id")
@@ -87,7 +93,7 @@ def _convert(ctx: Context, agent_id: uuid.UUID, row: Row) -> tuple[Row, list[Row
         ctx.report.note("non_uuid_ids")
     created = ctx.time(row.get("created_at"))
     conversation_id = ctx.id(created, "conversation", source_id)
-    contact = _contact(ctx, row.get("user_id"), created)
+    contact_id = _contact_id(ctx, row.get("user_id"), ids)
     meta: dict[str, Any] = {k: v for k, v in row.items() if k not in KNOWN and v is not None}
     if row.get("session_id") is not None:
         meta["session_id"] = as_text(row["session_id"])
@@ -96,7 +102,7 @@ def _convert(ctx: Context, agent_id: uuid.UUID, row: Row) -> tuple[Row, list[Row
         CONVERSATIONS,
         id=conversation_id,
         agent_id=agent_id,
-        contact_id=contact["id"] if contact else None,
+        contact_id=contact_id,
         channel="web",
         external_id=source_id,
         title=title[:500] if title else None,
@@ -120,17 +126,26 @@ def _convert(ctx: Context, agent_id: uuid.UUID, row: Row) -> tuple[Row, list[Row
                 created_at=created,
             )
         )
-    return conversation, pair, contact
+    return conversation, pair
 
 
-def _contact(ctx: Context, user_id: Any, created: Any) -> Row | None:
-    external_id = ctx.key(user_id)
-    if external_id is None:
+def _contact_id(ctx: Context, user_id: Any, ids: dict[Any, uuid.UUID]) -> uuid.UUID | None:
+    """The contact row id of a source user id (remembered: users repeat from row to row)."""
+    if user_id is None:
         return None
+    found = ids.get(user_id)
+    if found is None:
+        external_id = ctx.key(user_id)
+        found = ids[user_id] = ctx.id(None, "contact", "web", external_id)
+    return found
+
+
+def _contact(ctx: Context, contact_id: uuid.UUID, user_id: Any, conversation: Row) -> Row:
+    """The contact of ``conversation`` (created when its first conversation was)."""
     return ctx.row(
         CONTACTS,
-        id=ctx.id(None, "contact", "web", external_id),
+        id=contact_id,
         channel="web",
-        external_id=external_id,
-        created_at=created,
+        external_id=ctx.key(user_id),
+        created_at=conversation["created_at"],
     )
