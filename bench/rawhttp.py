@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 __all__ = ["Answer", "Pool"]
@@ -18,11 +19,22 @@ __all__ = ["Answer", "Pool"]
 Answer = tuple[int, bytes]
 """Status code and body."""
 
+IDLE_LIMIT_S = 4.0
+"""An idle connection older than this is closed rather than reused: uvicorn closes a
+keep-alive connection after 5 s without a request, and a request written to a connection the
+server is closing is lost."""
+
 
 class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.idle_since = time.monotonic()
+
+    def reusable(self) -> bool:
+        """Whether the server may still read a request from this idle connection."""
+        fresh = time.monotonic() - self.idle_since < IDLE_LIMIT_S
+        return fresh and not self.reader.at_eof() and not self.writer.is_closing()
 
     async def exchange(self, request: bytes) -> Answer:
         self.writer.write(request)
@@ -42,8 +54,9 @@ class _Connection:
 
 
 class Pool:
-    """Up to ``size`` keep-alive connections to ``host:port``; a request takes an idle one or
-    opens a new one. A connection that fails is dropped."""
+    """Up to ``size`` keep-alive connections to ``host:port``; a request takes the most
+    recently used idle one or opens a new one. A connection that fails, that the server has
+    closed, or that has been idle too long, is dropped."""
 
     def __init__(self, host: str, port: int, headers: dict[str, str], size: int) -> None:
         self.host = host
@@ -63,14 +76,24 @@ class Pool:
     async def send(self, request: bytes, timeout: float) -> Answer:
         """Send a prepared request; raise on a connection error or after ``timeout`` s."""
         async with self._slots:
-            connection = self._idle.pop() if self._idle else await self._open()
+            connection = await self._take()
             try:
                 answer = await asyncio.wait_for(connection.exchange(request), timeout)
             except BaseException:
                 connection.close()
                 raise
+            connection.idle_since = time.monotonic()
             self._idle.append(connection)
             return answer
+
+    async def _take(self) -> _Connection:
+        """The most recently used idle connection still reusable, or a new one."""
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.reusable():
+                return connection
+            connection.close()
+        return await self._open()
 
     async def _open(self) -> _Connection:
         reader, writer = await asyncio.open_connection(self.host, self.port)
