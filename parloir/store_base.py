@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from parloir import accounts
 from parloir.config import Settings
 from parloir.db import migrate as migrate_module
-from parloir.db.driver import driver_reads, driver_transaction
+from parloir.db.driver import ThreadReaders, driver_reads, driver_transaction
 from parloir.db.engine import TENANT_OPTION, Engines, create_engines
 from parloir.db.errors import translate_db_errors
 from parloir.db.group_commit import GroupCommitter
@@ -46,6 +46,8 @@ class _Shared:
             else None
         )
         """The writer thread of grouped appends (SQLite only; started at first use)."""
+        self.readers = ThreadReaders(engines.read) if engines.dialect == "sqlite" else None
+        """Each thread's kept read connection for quick reads (SQLite only)."""
 
 
 class StoreBase:
@@ -117,6 +119,8 @@ class StoreBase:
         if self._owner:
             if self._shared.group_commit is not None:
                 self._shared.group_commit.close()
+            if self._shared.readers is not None:
+                self._shared.readers.close()
             if self.dialect == "sqlite":
                 # SQLite's advice: refresh the planner's statistics as a connection closes;
                 # analysis_limit keeps that to a sample, so closing stays fast on big files.
@@ -194,6 +198,11 @@ class StoreBase:
     def _quick_read(self) -> Iterator[Scope]:
         """For reads whose statements all go through ``parloir.db.bulk``: straight on a
         reader's driver connection, with no transaction (each statement is one snapshot)."""
+        readers = self._shared.readers
+        if readers is not None:
+            with translate_db_errors():
+                yield self._scope(readers.connection(**self._tenant_option()))
+            return
         engine = self._shared.engines.read
         with translate_db_errors(), driver_reads(engine, **self._tenant_option()) as connection:
             yield self._scope(connection)

@@ -121,3 +121,32 @@ def test_a_failed_single_append_rolls_back_and_returns_the_writer(sqlite_url):
         with store._shared.engines.write.connect() as connection:
             assert not connection.connection.driver_connection.in_transaction
         assert store.get_conversation(conv.id).message_count == 1
+
+
+def test_quick_reads_keep_one_connection_per_thread_and_close_them_with_the_store(sqlite_url):
+    import sqlite3
+    import threading
+
+    store = Store.open(sqlite_url)
+    agent = store.create_agent(name="a")
+    conv = store.get_or_create_conversation(agent_id=agent.id, channel="web")
+    store.append_message(conv.id, role="user", content="hi")
+    readers = store._shared.readers
+    seen = []
+
+    def read() -> None:
+        for _ in range(3):
+            assert [m.content for m in store.last_messages(conv.id)] == ["hi"]
+            seen.append(readers._local.kept.driver_connection)
+
+    threads = [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(map(id, seen))) == 2  # one per thread, kept between reads
+    assert not any(connection.in_transaction for connection in seen)  # no snapshot held
+    store.close()
+    for connection in seen:
+        with pytest.raises(sqlite3.ProgrammingError):
+            connection.execute("SELECT 1")

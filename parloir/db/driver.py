@@ -10,18 +10,22 @@ itself, and hands the services a :class:`DriverConnection`: it carries only what
 through that function, and nothing else. :func:`driver_reads` does the same for the hottest
 reads, without a transaction: each of their statements reads one consistent snapshot; on
 PostgreSQL it also carries the single-statement append (its pool is in autocommit).
+:class:`ThreadReaders` keeps one such SQLite read connection per thread, out of the pool, for
+the reads every request makes (its API key): taking a pooled connection and giving it back
+costs more than the read.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, exc
 
-__all__ = ["DriverConnection", "driver_reads", "driver_transaction"]
+__all__ = ["DriverConnection", "ThreadReaders", "driver_reads", "driver_transaction"]
 
 
 class DriverConnection:
@@ -77,3 +81,49 @@ def driver_reads(engine: Engine, **options: Any) -> Iterator[Connection]:
         yield cast(Connection, DriverConnection(pooled, engine.dialect, options))
     finally:
         pooled.close()
+
+
+class _Kept:
+    """A detached connection's driver connection, where a pooled one offers it."""
+
+    def __init__(self, pooled: Any) -> None:
+        self.driver_connection = pooled.dbapi_connection
+
+
+class ThreadReaders:
+    """One SQLite read connection per thread, taken from ``engine`` once and kept (detached
+    from its pool) until :meth:`close`.
+
+    Each is used by its own thread only, in autocommit: no transaction stays open between
+    statements, so a kept connection holds back no checkpoint.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._kept: list[Any] = []
+        self._closed = False
+
+    def connection(self, **options: Any) -> Connection:
+        """This thread's read connection, with ``options`` as execution options."""
+        kept = getattr(self._local, "kept", None)
+        if kept is None:
+            pooled = self._engine.raw_connection()  # connected and configured by the engine
+            pooled.detach()
+            kept = _Kept(pooled)
+            with self._lock:
+                if self._closed:
+                    pooled.close()
+                    raise exc.InvalidRequestError("the store is closed")
+                self._kept.append(pooled)
+            self._local.kept = kept
+        return cast(Connection, DriverConnection(kept, self._engine.dialect, options))
+
+    def close(self) -> None:
+        """Close every kept connection; later calls of :meth:`connection` fail."""
+        with self._lock:
+            self._closed = True
+            kept, self._kept = self._kept, []
+        for pooled in kept:
+            pooled.close()
