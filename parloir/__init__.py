@@ -2,6 +2,7 @@
 
 from parloir.config import Settings
 from parloir.errors import (
+    BusyError,
     ConfigError,
     ConflictError,
     FieldError,
@@ -41,6 +42,7 @@ __all__ = [
     "ApiKeyCreated",
     "ApiKeyRead",
     "AuditEventRead",
+    "BusyError",
     "ConfigError",
     "ConflictError",
     "ContactRead",

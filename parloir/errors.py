@@ -9,9 +9,10 @@ translated at the service boundary (``parloir.db.errors``) and never cross into 
     ├── SchemaError               database not at head, or newer than this code
     ├── NotFoundError             unknown tenant / agent / conversation / message / ...
     ├── ConflictError             a unique key is taken, or an idempotency key is reused
+    ├── BusyError                 other writers held the database past the busy timeout
     └── InvalidInputError         well-typed but invalid input; lists field and rule
 
-The REST server maps them once (404, 409, 422, ...); the CLI prints them and exits 1.
+The REST server maps them once (404, 409, 422, 503, ...); the CLI prints them and exits 1.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "BusyError",
     "ConfigError",
     "ConflictError",
     "FieldError",
@@ -66,6 +68,11 @@ class NotFoundError(ParloirError):
 
 class ConflictError(ParloirError):
     """A unique key is already taken, or a key is reused with different content."""
+
+
+class BusyError(ParloirError):
+    """SQLite: other connections held the write lock longer than ``busy_timeout_ms``. The
+    transaction was rolled back and wrote nothing; trying again later is safe."""
 
 
 @dataclass(frozen=True)

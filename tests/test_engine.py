@@ -150,3 +150,38 @@ def test_quick_reads_keep_one_connection_per_thread_and_close_them_with_the_stor
     for connection in seen:
         with pytest.raises(sqlite3.ProgrammingError):
             connection.execute("SELECT 1")
+
+
+def test_a_write_locked_out_past_the_busy_timeout_is_a_busy_error_and_a_503(tmp_path):
+    import sqlite3
+
+    from fastapi.testclient import TestClient
+
+    from parloir import BusyError
+    from parloir.server.app import create_app
+
+    path = tmp_path / "p.db"
+    store = Store.open(f"sqlite:///{path}", settings=Settings(busy_timeout_ms=50))
+    agent = store.create_agent(name="a")
+    key = store.create_api_key(agent_id=agent.id, name="k").key
+    conv = store.get_or_create_conversation(agent_id=agent.id, channel="web")
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    try:
+        with pytest.raises(BusyError):
+            store.append_message(conv.id, role="user", content="lost")
+        with TestClient(create_app(store)) as client:
+            answer = client.post(
+                f"/v1/conversations/{conv.id}/messages",
+                json={"role": "user", "content": "lost too"},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["code"] == "database_busy"
+        assert answer.headers["Retry-After"] == "1"
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert store.get_conversation(conv.id).message_count == 0
+    assert store.append_message(conv.id, role="user", content="now").seq == 1
+    store.close()

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import exc
 
-from parloir.errors import ConflictError, InvalidInputError, ParloirError
+from parloir.errors import BusyError, ConflictError, InvalidInputError, ParloirError
 
 __all__ = ["is_lock_conflict", "translate_db_errors"]
 
@@ -46,3 +46,9 @@ def translate_db_errors() -> Iterator[None]:
             raise
         message = str(error.orig).splitlines()[0]
         raise ParloirError(f"refused by the database's access rules: {message}") from error
+    except exc.OperationalError as error:
+        # SQLITE_BUSY after busy_timeout: other writers kept the lock (BEGIN IMMEDIATE waits
+        # for it, so this means overload, not a deadlock). Nothing was written.
+        if not getattr(error.orig, "sqlite_errorname", "").startswith("SQLITE_BUSY"):
+            raise
+        raise BusyError("the database stayed locked by other writers; try again") from error

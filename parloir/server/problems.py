@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from parloir.errors import (
+    BusyError,
     ConflictError,
     FieldError,
     InvalidInputError,
@@ -154,6 +155,8 @@ def from_parloir(error: ParloirError) -> ProblemError:
         return ProblemError(409, "conflict", error.detail)
     if isinstance(error, SchemaError):
         return ProblemError(503, "schema_not_ready", "the database schema is not ready")
+    if isinstance(error, BusyError):
+        return ProblemError(503, "database_busy", error.detail, headers={"Retry-After": "1"})
     return ProblemError(500, "internal_error", "the request could not be completed")
 
 
