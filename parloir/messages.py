@@ -54,6 +54,11 @@ __all__ = ["Duplicate", "append_message", "append_messages", "find_duplicate", "
 ROLLUPS_ON_APPEND = True
 """Whether appends keep the rollups; switched off only by the benchmark that measures them."""
 
+STAGED_FROM = 8
+"""Batches of at least this many new messages go through a staging table on SQLite
+(``insert_rows(..., staged=True)``): the full-text trigger then runs within one statement, which
+costs about 16 µs less per message; below, the staging's few extra statements cost more."""
+
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?\s*$", re.DOTALL)
 
 
@@ -360,7 +365,7 @@ def append_messages(
         last = bumped[0]
         for offset, row in enumerate(rows):
             row["seq"] = last - len(rows) + 1 + offset
-        insert_rows(scope.session, MESSAGES, rows)
+        insert_rows(scope.session, MESSAGES, rows, staged=len(rows) >= STAGED_FROM)
         if ROLLUPS_ON_APPEND:
             _count_batch(scope, bumped, rows)
     return _RECORDS.validate_python(
