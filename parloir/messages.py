@@ -365,15 +365,34 @@ def _check_same(row: Any, data: MessageFields) -> None:
         )
 
 
+Appended = list[tuple[dict[str, Any], bool]]
+"""What :func:`append_message_rows` wrote: each item's row, and whether it was a duplicate."""
+
+
 def append_messages(
     scope: Scope, conversation_id: uuid.UUID, items: Sequence[MessageFields]
 ) -> list[MessageRead]:
     """Append several messages in order, in the caller's transaction; duplicates are returned."""
+    return records(append_message_rows(scope, conversation_id, items))
+
+
+def records(appended: Appended) -> list[MessageRead]:
+    """The records of :func:`append_message_rows`'s rows. A store builds them after its commit,
+    so that the writer's lock is not held while they are."""
+    return _RECORDS.validate_python(
+        [({**row, "duplicate": True} if dup else row) for row, dup in appended]
+    )
+
+
+def append_message_rows(
+    scope: Scope, conversation_id: uuid.UUID, items: Sequence[MessageFields]
+) -> Appended:
+    """:func:`append_messages`, up to the rows: the stored or new row of each item."""
     scope.get_row(CONVERSATIONS, conversation_id, "conversation", lock=True)
     by_key: dict[tuple[str, str], Any] = {}
     for row in _existing(scope, conversation_id, items):
         _index(by_key, row)
-    results: list[tuple[Any, bool]] = []
+    results: Appended = []
     rows: list[dict[str, Any]] = []
     ids = iter(uuid7_many(len(items)))
     now = scope.now()  # one time for the whole batch, as for one transaction
@@ -399,9 +418,7 @@ def append_messages(
         insert_rows(scope.session, MESSAGES, rows, staged=len(rows) >= STAGED_FROM)
         if ROLLUPS_ON_APPEND:
             _count_batch(scope, bumped, rows)
-    return _RECORDS.validate_python(
-        [({**row, "duplicate": True} if dup else row) for row, dup in results]
-    )
+    return results
 
 
 _RECORDS = TypeAdapter(list[MessageRead])

@@ -104,7 +104,8 @@ class MessagesMixin(StoreBase):
         if len(data) > MAX_BATCH:
             raise InvalidInputError.single("items", "max_items", f"at most {MAX_BATCH} messages")
         with self._write() as scope:
-            return messages.append_messages(scope, conversation_id, data)
+            appended = messages.append_message_rows(scope, conversation_id, data)
+        return messages.records(appended)  # after the commit: the writer is free meanwhile
 
     def get_message(self, message_id: uuid.UUID) -> MessageRead:
         """One message of this tenant by id (NotFoundError if missing)."""
