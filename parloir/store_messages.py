@@ -94,8 +94,18 @@ class MessagesMixin(StoreBase):
         if len(items) > MAX_BATCH:
             raise InvalidInputError.single("items", "max_items", f"at most {MAX_BATCH} messages")
         data = [validate(MessageFields, item, prefix=f"items.{i}.") for i, item in enumerate(items)]
+        return self._append_checked_messages(conversation_id, data)
+
+    def _append_checked_messages(
+        self, conversation_id: uuid.UUID, data: Sequence[MessageFields]
+    ) -> list[MessageRead]:
+        """:meth:`append_messages` of items already validated against ``MessageFields`` (the
+        batch route validates each item itself, to answer for each one)."""
+        if len(data) > MAX_BATCH:
+            raise InvalidInputError.single("items", "max_items", f"at most {MAX_BATCH} messages")
         with self._write() as scope:
-            return messages.append_messages(scope, conversation_id, data)
+            appended = messages.append_message_rows(scope, conversation_id, data)
+        return messages.records(appended)  # after the commit: the writer is free meanwhile
 
     def get_message(self, message_id: uuid.UUID) -> MessageRead:
         """One message of this tenant by id (NotFoundError if missing)."""

@@ -73,13 +73,37 @@ def test_same_key_returns_stored_message_and_writes_nothing(store, conversation_
 def test_reused_key_with_different_message_raises_conflict_and_writes_nothing(
     store, conversation_id, key, changed
 ):
-    store.append_message(conversation_id, role="user", content="hi", **{key: "k1"})
-    with pytest.raises(ConflictError):
+    stored = store.append_message(conversation_id, role="user", content="hi", **{key: "k1"})
+    with pytest.raises(ConflictError) as error:
         store.append_message(
             conversation_id, **{"role": "user", "content": "hi", **changed, key: "k1"}
         )
+    assert f"{key} 'k1' is already used by message {stored.id}" in str(error.value)
+    with pytest.raises(ConflictError) as error:
+        store.append_messages(
+            conversation_id, [user("new"), {"role": "user", "content": "hi", **changed, key: "k1"}]
+        )
+    assert f"{key} 'k1' is already used by message {stored.id}" in str(error.value)
     assert counters(store, conversation_id) == (1, 1)
     assert [m.content for m in store.last_messages(conversation_id)] == ["hi"]
+
+
+def test_the_sqlite_key_lookup_probes_the_unique_indexes(sqlite_template):
+    """Each key of a batch is one probe of its conversation's unique index, never a read of
+    all the tenant's messages, whatever statistics the file has."""
+    import sqlite3
+
+    from parloir.db.bulk import _sqlite_statement
+    from parloir.messages import _existing_sqlite
+
+    compiled = _sqlite_statement(_existing_sqlite())
+    values = ["[]" if name in ("keys", "exts") else "x" for name in compiled.names]
+    with sqlite3.connect(sqlite_template) as connection:
+        plan = connection.execute(f"EXPLAIN QUERY PLAN {compiled.sql}", values).fetchall()
+    details = [row[3] for row in plan]
+    assert any("uq_messages_conversation_id_idempotency_key" in d for d in details), details
+    assert any("uq_messages_conversation_id_external_id" in d for d in details), details
+    assert not any("ix_messages_tenant_id_created_at" in d for d in details), details
 
 
 def test_idempotency_keys_are_scoped_to_their_conversation(store, agent_id, conversation_id):

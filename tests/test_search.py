@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Uuid, bindparam, create_engine, text
 
-from parloir import ConfigError, InvalidInputError, Settings, Store
+from parloir import ConfigError, InvalidInputError, Settings, Store, messages
 from parloir.db import migrate, search_index
 from parloir.db.engine import create_engines
 from parloir.search import split_snippet
@@ -430,3 +430,25 @@ def test_search_language_must_be_a_plain_configuration_name():
             Settings(search_language=bad)
     env = Settings.from_env({"PARLOIR_SEARCH_LANGUAGE": "french", "PARLOIR_HOME": "/tmp"})
     assert env.search_language == "french"
+
+
+@pytest.mark.parametrize("size", [messages.STAGED_FROM - 1, messages.STAGED_FROM, 40])
+def test_batches_of_any_size_are_indexed_in_order(store, database_url, conversation_id, size):
+    """Small batches are inserted row by row, bigger ones through a staging table (SQLite):
+    both keep the order, the seqs, the counters and the index in step."""
+    items = [{"role": "user", "content": "parcel number0 lost", "idempotency_key": "k0"}]
+    items += [
+        {"role": "user", "content": f"parcel number{i} lost", "idempotency_key": f"k{i}"}
+        for i in range(size)
+    ]  # the first item is repeated: a duplicate within the batch
+    batch = store.append_messages(conversation_id, items)
+    assert [m.seq for m in batch] == [1, *range(1, size + 1)]
+    assert [m.duplicate for m in batch] == [False, True, *[False] * (size - 1)]
+    assert len(store.search("parcel", limit=100).items) == size
+    assert _ids(store.search("number3")) == ([batch[4].id] if size > 3 else [])
+    stored = store.messages_after(conversation_id, 0, limit=100)
+    assert [m.content for m in stored] == [f"parcel number{i} lost" for i in range(size)]
+    assert store.totals().messages == size
+    again = store.append_messages(conversation_id, items)
+    assert all(m.duplicate for m in again) and store.totals().messages == size
+    _fts_integrity(database_url)

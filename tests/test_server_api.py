@@ -229,9 +229,14 @@ def test_batch_answers_per_item(api, store):
     assert statuses == [201] * 97 + [422, 422, 422]
     bad = data["results"][97]["problem"]["errors"][0]
     assert (bad["field"], bad["rule"]) == ("body.content", "no_nul")
+    assert data["results"][97]["record"] is None and data["results"][0]["problem"] is None
+    first = data["results"][0]["record"]
+    assert first == api.get(f"/v1/messages/{first['id']}", headers=h).json()
+    assert (first["seq"], first["duplicate"]) == (2, False)  # after the world's one message
     before = store.totals().messages
     again = api.post("/v1/batch", json={"items": items}, headers=h).json()
     assert (again["created"], again["duplicates"], again["failed"]) == (0, 97, 3)
+    assert again["results"][0]["record"] == {**first, "duplicate": True}
     assert store.totals().messages == before
     mixed = [
         {"type": "llm_call", "body": {"model": "gpt-4o-mini", "input_tokens": 3}},

@@ -127,16 +127,34 @@ def _insert_staged(
 ) -> None:
     """Insert ``values`` through ``temp.parloir_stage_<table>``: columns without a type, so the
     values reach ``table`` as bound, and ``table``'s own affinities apply once, as in a direct
-    INSERT. The staging rows are part of the caller's transaction, and deleted before it ends."""
+    INSERT. The staging rows are part of the caller's transaction, and deleted before it ends.
+
+    The temporary table lives in SQLite's temporary database, which follows the connection's
+    ``temp_store``: by default a file that is only written when its page cache (2 MB) spills,
+    and a batch of 1,000 messages fits. Long-lived connections keep that default (``MEMORY``
+    would also hold every large sort of the connection in RAM); the importer switches to
+    ``MEMORY`` for its run only. The statements go straight to the driver (five per batch).
+    """
     stage = f'temp."parloir_stage_{table.name}"'
     every = ", ".join(f'"{column.name}"' for column in table.columns)
-    connection.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({every})")
-    connection.exec_driver_sql(f"DELETE FROM {stage}")
-    connection.exec_driver_sql(f"INSERT INTO {stage} ({columns}) VALUES ({marks})", values)
-    connection.exec_driver_sql(
-        f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM {stage} ORDER BY rowid'
+    move = f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM {stage} ORDER BY rowid'
+    statements = (
+        (f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({every})", None),
+        (f"DELETE FROM {stage}", None),
+        (f"INSERT INTO {stage} ({columns}) VALUES ({marks})", values),
+        (move, None),
+        (f"DELETE FROM {stage}", None),
     )
-    connection.exec_driver_sql(f"DELETE FROM {stage}")
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    for sql, rows in statements:
+        try:
+            if rows is None:
+                raw.execute(sql)
+            else:
+                raw.executemany(sql, rows)
+        except sqlite3.Error as error:  # the same exceptions SQLAlchemy would raise
+            raise exc.DBAPIError.instance(sql, rows, error, sqlite3.Error) from error
 
 
 @functools.cache

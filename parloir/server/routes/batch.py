@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field, with_config
+from pydantic_core import to_json
+from typing_extensions import TypedDict
 
 from parloir.errors import InvalidInputError, ParloirError
 from parloir.inputs import FeedbackFields, LLMCallFields, MessageFields, RetrievalFields
@@ -32,18 +34,19 @@ router = APIRouter(prefix="/v1", tags=["batch"], route_class=IdempotentRoute)
 ItemType = Literal["message", "llm_call", "retrieval", "feedback"]
 
 
-class BatchItem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# The request is validated into TypedDicts: four times cheaper than a model per item.
+@with_config(ConfigDict(extra="forbid"))
+class BatchItem(TypedDict):
     type: ItemType
-    conversation_id: uuid.UUID | None = None
+    conversation_id: NotRequired[uuid.UUID | None]
     """For a message (required) or feedback on a whole conversation."""
-    message_id: uuid.UUID | None = None
+    message_id: NotRequired[uuid.UUID | None]
     """For feedback on a message."""
     body: dict[str, Any]
 
 
-class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@with_config(ConfigDict(extra="forbid"))
+class BatchRequest(TypedDict):
     items: Annotated[list[BatchItem], Field(min_length=1)]
 
 
@@ -68,46 +71,48 @@ class BatchResponse(BaseModel):
     failed: int
 
 
-def _problem(index: int, error: ParloirError | ProblemError) -> ItemResult:
+Result = dict[str, Any]
+"""One item's result: :class:`ItemResult`'s fields, the record still a model, serialized with
+the whole answer in one pass (no ``model_dump`` then validation again of each record)."""
+
+
+def _problem(index: int, error: ParloirError | ProblemError) -> Result:
     problem = error if isinstance(error, ProblemError) else from_parloir(error)
     errors = [
         FieldProblem(field=clean(e.field), rule=clean(e.rule), message=clean(e.message))
         for e in problem.errors
     ]
-    return ItemResult(
-        index=index,
-        status=problem.status,
-        problem=ItemProblem(
-            status=problem.status, code=problem.code, detail=problem.detail, errors=errors or None
-        ),
+    item = ItemProblem(
+        status=problem.status, code=problem.code, detail=problem.detail, errors=errors or None
     )
+    return {"index": index, "status": problem.status, "record": None, "problem": item}
 
 
-def _ok(index: int, record: BaseModel) -> ItemResult:
-    duplicate = bool(getattr(record, "duplicate", False))
-    return ItemResult(
-        index=index, status=200 if duplicate else 201, record=record.model_dump(mode="json")
-    )
+def _ok(index: int, record: BaseModel) -> Result:
+    status = 200 if getattr(record, "duplicate", False) else 201
+    return {"index": index, "status": status, "record": record, "problem": None}
 
 
-def _messages(ctx: Context, items: list[tuple[int, BatchItem]], out: dict[int, ItemResult]) -> None:
+def _messages(ctx: Context, items: list[tuple[int, BatchItem]], out: dict[int, Result]) -> None:
     groups: dict[uuid.UUID, list[tuple[int, Any]]] = defaultdict(list)
     checked: dict[uuid.UUID, ParloirError | None] = {}  # each conversation is checked once
     for index, item in items:
         try:
-            if item.conversation_id is None:
+            conversation_id = item.get("conversation_id")
+            if conversation_id is None:
                 raise InvalidInputError.single("conversation_id", "missing", "is required")
-            data = validate(MessageFields, item.body, prefix="body.")
-            if item.conversation_id not in checked:
-                checked[item.conversation_id] = _guard(ctx, item.conversation_id)
-            if (refused := checked[item.conversation_id]) is not None:
+            data = validate(MessageFields, item["body"], prefix="body.")
+            if conversation_id not in checked:
+                checked[conversation_id] = _guard(ctx, conversation_id)
+            if (refused := checked[conversation_id]) is not None:
                 raise refused
-            groups[item.conversation_id].append((index, data))
+            groups[conversation_id].append((index, data))
         except ParloirError as error:
             out[index] = _problem(index, error)
     for conversation_id, group in groups.items():
         try:
-            stored = ctx.store.append_messages(conversation_id, [data for _, data in group])
+            valid = [data for _, data in group]  # validated above: not again by the store
+            stored = ctx.store._append_checked_messages(conversation_id, valid)
             for (index, _), record in zip(group, stored, strict=True):
                 out[index] = _ok(index, record)
         except ParloirError:
@@ -123,52 +128,59 @@ def _guard(ctx: Context, conversation_id: uuid.UUID) -> ParloirError | None:
     return None
 
 
-def _one(index: int, out: dict[int, ItemResult], action: Any) -> None:
+def _one(index: int, out: dict[int, Result], action: Any) -> None:
     try:
         out[index] = _ok(index, action())
     except ParloirError as error:
         out[index] = _problem(index, error)
 
 
-def _other(ctx: Context, index: int, item: BatchItem, out: dict[int, ItemResult]) -> None:
-    if item.type == "llm_call":
+def _other(ctx: Context, index: int, item: BatchItem, out: dict[int, Result]) -> None:
+    body = item["body"]
+    if item["type"] == "llm_call":
         _one(
             index,
             out,
-            lambda: record_llm_call(ctx, validate(LLMCallFields, item.body, prefix="body.")),
+            lambda: record_llm_call(ctx, validate(LLMCallFields, body, prefix="body.")),
         )
-    elif item.type == "retrieval":
+    elif item["type"] == "retrieval":
         _one(
             index,
             out,
-            lambda: record_retrieval(ctx, validate(RetrievalFields, item.body, prefix="body.")),
+            lambda: record_retrieval(ctx, validate(RetrievalFields, body, prefix="body.")),
         )
     else:
 
         def feedback() -> BaseModel:
-            data: Any = dict(validate(FeedbackFields, item.body, prefix="body."))
-            data.update(message_id=item.message_id, conversation_id=item.conversation_id)
+            data: Any = dict(validate(FeedbackFields, body, prefix="body."))
+            data.update(
+                message_id=item.get("message_id"), conversation_id=item.get("conversation_id")
+            )
             return add_feedback(ctx, data)
 
         _one(index, out, feedback)
 
 
 @router.post("/batch", status_code=207, response_model=BatchResponse, responses=responses(403, 413))
-def ingest_batch(ctx: Writer, body: BatchRequest) -> BatchResponse:
+def ingest_batch(ctx: Writer, body: BatchRequest) -> Response:
     """Ingest many items at once; one result per item (207)."""
     limit = ctx.settings.max_batch_items
-    if len(body.items) > limit:
+    if len(body["items"]) > limit:
         raise ProblemError(413, "too_many_items", f"a batch holds at most {limit} items")
-    out: dict[int, ItemResult] = {}
-    messages = [(i, item) for i, item in enumerate(body.items) if item.type == "message"]
+    out: dict[int, Result] = {}
+    items = body["items"]
+    messages = [(i, item) for i, item in enumerate(items) if item["type"] == "message"]
     _messages(ctx, messages, out)
-    for index, item in enumerate(body.items):
-        if item.type != "message":
+    for index, item in enumerate(items):
+        if item["type"] != "message":
             _other(ctx, index, item, out)
-    results = [out[i] for i in range(len(body.items))]
-    created = sum(1 for r in results if r.status == 201)
-    duplicates = sum(1 for r in results if r.status == 200)
+    results = [out[i] for i in range(len(items))]
+    created = sum(1 for r in results if r["status"] == 201)
+    duplicates = sum(1 for r in results if r["status"] == 200)
     failed = len(results) - created - duplicates
     if created:
         ctx.audit("batch.ingest", "batch", ctx.request_id, created=created, failed=failed)
-    return BatchResponse(results=results, created=created, duplicates=duplicates, failed=failed)
+    answer = {"results": results, "created": created, "duplicates": duplicates, "failed": failed}
+    # BatchResponse's JSON, written in one pass (the route's response_model documents it).
+    content = to_json(answer, by_alias=False)
+    return Response(content, status_code=207, media_type="application/json")
