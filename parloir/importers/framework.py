@@ -10,6 +10,7 @@ back at the end, so its report is exact and nothing is written.
 from __future__ import annotations
 
 import functools
+import gc
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -306,6 +307,7 @@ def run_import(
         if on_total is not None:
             on_total(layout.total(source))
         with translate_db_errors(), ExitStack() as stack:
+            stack.enter_context(_fewer_collections())
             connection = stack.enter_context(engine.connect())
             # On PostgreSQL row-level security shows and accepts only this tenant's rows.
             connection.execution_options(**{TENANT_OPTION: str(tenant_id)})
@@ -337,6 +339,24 @@ def run_import(
         source.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+GC_THRESHOLD = 50_000
+"""Allocations between two young-generation collections during an import (CPython's default:
+700). A chunk allocates tens of thousands of short-lived rows, freed by reference counting;
+at the default, the collector scans them over and over, and promotes each chunk's rows into
+older generations, which triggers full collections: a tenth of an import's time."""
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Collect garbage less often for the duration of an import (cycles are still collected)."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], GC_THRESHOLD), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _driver(connection: Connection) -> Any:
