@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -164,7 +165,7 @@ def _insert(sink: Sink, table: Table, entity: str, rows: list[Row]) -> None:
             for name in first
             if first[name] is not None
             or table.c[name].server_default is not None
-            or [r[name] for r in rows].count(None) < count
+            or list(map(itemgetter(name), rows)).count(None) < count
         ]
         insert_rows(sink.connection, table, rows, names, staged=table is MESSAGES)
         sink.report.add(entity, len(rows))
@@ -305,12 +306,10 @@ def _with_channels(sink: Sink, rows: list[Row]) -> list[Row]:
         return rows
     sql = 'SELECT id, channel FROM "conversations" WHERE id IN ({in})'
     channels = {_uuid(a): b for a, b in _fetch(sink, sql, [], list(wanted))}
-    return [
-        {**r, "channel": r.get("channel") or channels.get(r["conversation_id"])}
-        if r["conversation_id"]
-        else r
-        for r in rows
-    ]
+    for row in rows:
+        if row["conversation_id"] and not row.get("channel"):
+            row["channel"] = channels.get(row["conversation_id"])
+    return rows
 
 
 def write_retrievals(sink: Sink, rows: Sequence[Row]) -> None:
