@@ -156,26 +156,25 @@ class Context:
         check_text(text, self.sink.max_content_length)
         command, args = parse_command(text) if role == "user" else (None, None)
         meta = check_json(extra.pop("metadata", None) or {})
-        row: Row = dict.fromkeys(_MESSAGE_COLUMNS)
-        row.update(
-            id=row_id,
-            tenant_id=self.tenant_id,
-            conversation_id=conversation_id,
-            role=role,
-            direction="in" if role == "user" else "out",
-            content=text,
-            content_length=len(text),
-            command=command,
-            command_args=args,
-            metadata=meta,
-            created_at=created_at,
-        )
-        row.update(extra)
+        row = _MESSAGE_TEMPLATE.copy()  # every column, in the table's order
+        row["id"] = row_id
+        row["tenant_id"] = self.tenant_id
+        row["conversation_id"] = conversation_id
+        row["role"] = role
+        row["direction"] = "in" if role == "user" else "out"
+        row["content"] = text
+        row["content_length"] = len(text)
+        row["command"] = command
+        row["command_args"] = args
+        row["metadata"] = meta
+        row["created_at"] = created_at
+        if extra:
+            row.update(extra)
         return row
 
     def row(self, table: Any, **values: Any) -> Row:
         """A row of ``table``: every column (NULL unless given), this tenant, metadata ``{}``."""
-        row: Row = dict.fromkeys(_columns(table))
+        row = _template(table).copy()
         row["tenant_id"] = self.tenant_id
         row.update(values)
         row["metadata"] = check_json(row.get("metadata") or {})
@@ -230,13 +229,14 @@ class Context:
 
 
 @functools.cache
-def _columns(table: Any) -> tuple[str, ...]:
-    return tuple(table.c.keys())
+def _template(table: Any) -> Row:
+    """A row of ``table`` with every column NULL (copied for each new row)."""
+    return dict.fromkeys(table.c.keys())
 
 
 from parloir.db.tables import MESSAGES  # noqa: E402
 
-_MESSAGE_COLUMNS = _columns(MESSAGES)
+_MESSAGE_TEMPLATE = _template(MESSAGES)
 
 
 class Layout:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -197,6 +197,16 @@ def _by_natural_key(
 Resolved = tuple[dict[uuid.UUID, uuid.UUID], set[uuid.UUID]]
 
 
+def _key_getter(columns: tuple[str, ...]) -> Callable[[Row], tuple[Any, ...]]:
+    """The natural key ``columns`` of a row, as a tuple."""
+    if len(columns) > 1:
+        return itemgetter(*columns)
+    if columns:
+        (name,) = columns
+        return lambda row: (row[name],)
+    return lambda row: ()
+
+
 def _resolve(
     sink: Sink,
     table: Table,
@@ -210,14 +220,15 @@ def _resolve(
 
     Returns each row id's stored id, and the ids inserted now.
     """
-    keyed = [r for r in rows if all(r[c] is not None for c in columns)] if columns else []
-    stored = _by_natural_key(sink, table, columns, (tuple(r[c] for c in columns) for r in keyed))
+    key_of = _key_getter(tuple(columns))
+    keys = [key_of(r) for r in rows]
+    keyed = [key for key in keys if None not in key] if columns else []
+    stored = _by_natural_key(sink, table, columns, keyed)
     present = existing_ids(sink, table, (r["id"] for r in rows))
     mapping: dict[uuid.UUID, uuid.UUID] = {}
     fresh: list[Row] = []
     taken: dict[tuple[Any, ...], uuid.UUID] = {}
-    for row in rows:
-        key = tuple(row[c] for c in columns)
+    for row, key in zip(rows, keys, strict=True):
         found = (stored.get(key) or taken.get(key)) if columns and None not in key else None
         if row["id"] in present or row["id"] in mapping:
             mapping[row["id"]] = row["id"]
@@ -427,7 +438,8 @@ def write_messages(
     new: list[Row] = []
     for row in rows:
         cid = row["conversation_id"]
-        if row["id"] in present or row["id"] in stored:
+        row_id = row["id"]
+        if row_id in stored:  # stored before (``present``) or earlier in the batch
             sink.report.skip("messages", "already_imported")
             continue
         keys = []
@@ -451,7 +463,7 @@ def write_messages(
         if state.last_at is None or row["created_at"] > state.last_at:
             state.last_at = row["created_at"]
         row["seq"] = state.last_seq
-        stored.add(row["id"])
+        stored.add(row_id)
         new.append(row)
     pending, sink.pending = sink.pending, {}
     for cid, conversation in pending.items():  # new conversations: written with their counters
