@@ -83,6 +83,27 @@ def test_times_are_stored_as_utc_text_whatever_their_zone() -> None:
     assert _recent_timestamp(later) == "2025-01-02 03:04:05.678001"
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        {},
+        {"legacy_id": "42"},
+        {"session_id": "s1", "feedback": 3, "language": "fr"},
+        {"quote": 'a"b\\c\n\t\u0001', "accent": "é👋🏽", "big": 2**70, "negative": -1},
+        {"flag": True, "n": None, "x": 1.5, "list": [1, "a"], "nested": {"a": "b"}},
+        {1: "not text keys"},
+        [1, 2],
+        "text",
+    ],
+)
+def test_json_is_stored_as_the_encoder_writes_it(value: object) -> None:
+    import json
+
+    from parloir.db.bulk import _json
+
+    assert _json(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def test_numbers_booleans_and_json() -> None:
     assert [as_int(v) for v in (None, True, "12", "12.7", 3.9, "x", 2**40, [1])] == [
         None,

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from json.encoder import encode_basestring
 from operator import itemgetter
 from typing import Any
 
@@ -57,12 +58,34 @@ def _recent_timestamp(value: datetime) -> str:
 # What ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` does, without building
 # an encoder at every call.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_string = encode_basestring  # the encoder's own quoting of text (ensure_ascii=False)
 
 
 def _json(value: Any) -> str:
-    if type(value) is dict and not value:
-        return "{}"
+    if type(value) is dict:
+        if not value:
+            return "{}"
+        flat = _flat_json(value)
+        if flat is not None:
+            return flat
     return _encode(value)
+
+
+def _flat_json(value: dict[Any, Any]) -> str | None:
+    """The JSON text of an object of text and integers (most metadata: a source id or two),
+    exactly as the encoder writes it, without its machinery; None for any other object."""
+    parts = []
+    for key, item in value.items():
+        if type(key) is not str:
+            return None
+        kind = type(item)
+        if kind is str:
+            parts.append(f"{_string(key)}:{_string(item)}")
+        elif kind is int:
+            parts.append(f"{_string(key)}:{item!r}")
+        else:
+            return None
+    return "{" + ",".join(parts) + "}"
 
 
 Converter = Callable[[Any], Any] | None
