@@ -201,10 +201,7 @@ def _key_getter(columns: tuple[str, ...]) -> Callable[[Row], tuple[Any, ...]]:
     """The natural key ``columns`` of a row, as a tuple."""
     if len(columns) > 1:
         return itemgetter(*columns)
-    if columns:
-        (name,) = columns
-        return lambda row: (row[name],)
-    return lambda row: ()
+    return lambda row: tuple(row[name] for name in columns)
 
 
 def _resolve(
