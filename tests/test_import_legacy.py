@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,7 @@ from import_sources import SourceDB, make_source, source_kind  # noqa: F401
 from parloir import Store
 from parloir.errors import InvalidInputError
 from parloir.importers import ImportOptions
+from parloir.importers.framework import GC_THRESHOLD
 
 DDL = """
 CREATE TABLE conversations (
@@ -120,6 +122,16 @@ def test_dry_run_writes_nothing(store: Store, legacy: SourceDB) -> None:
     assert store.totals().messages == 0 and store.totals().conversations == 0
     real = store.import_source(legacy.location)
     assert dict(real.imported) == dict(dry.imported)
+
+
+def test_garbage_is_collected_less_often_during_an_import_only(
+    store: Store, legacy: SourceDB
+) -> None:
+    before = gc.get_threshold()
+    during: list[tuple[int, int, int]] = []
+    store.import_source(legacy.location, progress=lambda n: during.append(gc.get_threshold()))
+    assert during and all(seen == (GC_THRESHOLD, *before[1:]) for seen in during)
+    assert gc.get_threshold() == before
 
 
 def test_small_chunks_give_the_same_result(store: Store, legacy: SourceDB) -> None:

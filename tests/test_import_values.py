@@ -39,11 +39,24 @@ def test_stable_ids_are_deterministic_time_ordered_uuid7s() -> None:
     assert stable_id(TENANT, None, "\ud800") == stable_id(TENANT, None, "\ud800")
 
 
+def test_stable_ids_do_not_change_from_one_version_to_the_next() -> None:
+    # Importing again after an upgrade must find the same ids: these values are fixed.
+    made = stable_id(TENANT, T0, "legacy-qa", "message", "abc", "question")
+    assert made == uuid.UUID("019424f8-632e-71eb-9b60-5ab315e1c6f7")
+    # Parts that are not text are written as str() writes them.
+    made = stable_id(TENANT, None, "telegram", "contact", 42, None)
+    assert made == uuid.UUID("00000000-0000-7cb4-bfe8-382c25767901")
+    assert made == stable_id(TENANT, None, "telegram", "contact", "42", "None")
+    assert stable_id(TENANT, T0, "x", "\ud800") == uuid.UUID("019424f8-632e-7dd8-9d62-97c120fe55dd")
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
         (None, None),
         ("", None),
+        ("   ", None),
+        (" 2025-01-02 03:04:05.678\n", T0),
         ("2025-01-02 03:04:05.678", T0),
         ("2025-01-02T04:04:05.678+01:00", T0),
         ("2025-01-02T03:04:05.678Z", T0),
@@ -57,6 +70,38 @@ def test_stable_ids_are_deterministic_time_ordered_uuid7s() -> None:
 )
 def test_times(value: object, expected: datetime | None) -> None:
     assert as_time(value) == expected
+
+
+def test_times_are_stored_as_utc_text_whatever_their_zone() -> None:
+    from parloir.db.bulk import _recent_timestamp, _timestamp
+
+    plus_five = T0.astimezone(timezone(timedelta(hours=5)))
+    assert _timestamp(T0) == _timestamp(plus_five) == "2025-01-02 03:04:05.678000"
+    for _ in range(2):  # computed, then remembered
+        assert _recent_timestamp(T0) == _recent_timestamp(plus_five) == _timestamp(T0)
+    later = T0 + timedelta(microseconds=1)
+    assert _recent_timestamp(later) == "2025-01-02 03:04:05.678001"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {},
+        {"legacy_id": "42"},
+        {"session_id": "s1", "feedback": 3, "language": "fr"},
+        {"quote": 'a"b\\c\n\t\u0001', "accent": "é👋🏽", "big": 2**70, "negative": -1},
+        {"flag": True, "n": None, "x": 1.5, "list": [1, "a"], "nested": {"a": "b"}},
+        {1: "not text keys"},
+        [1, 2],
+        "text",
+    ],
+)
+def test_json_is_stored_as_the_encoder_writes_it(value: object) -> None:
+    import json
+
+    from parloir.db.bulk import _json
+
+    assert _json(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def test_numbers_booleans_and_json() -> None:

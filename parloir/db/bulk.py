@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from json.encoder import encode_basestring
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Date, Table, Uuid, exc
@@ -38,10 +40,52 @@ def _timestamp(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+_TIMESTAMPS: dict[datetime, str] = {}
+_TIMESTAMPS_KEPT = 20_000
+
+
+def _recent_timestamp(value: datetime) -> str:
+    """:func:`_timestamp`, remembered for the last few thousand times: a batch's rows repeat
+    the times of the batch before (a conversation's, then its messages')."""
+    text = _TIMESTAMPS.get(value)
+    if text is None:
+        if len(_TIMESTAMPS) >= _TIMESTAMPS_KEPT:
+            _TIMESTAMPS.clear()
+        text = _TIMESTAMPS[value] = _timestamp(value)
+    return text
+
+
+# What ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` does, without building
+# an encoder at every call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_string = encode_basestring  # the encoder's own quoting of text (ensure_ascii=False)
+
+
 def _json(value: Any) -> str:
-    if type(value) is dict and not value:
-        return "{}"
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if type(value) is dict:
+        if not value:
+            return "{}"
+        flat = _flat_json(value)
+        if flat is not None:
+            return flat
+    return _encode(value)
+
+
+def _flat_json(value: dict[Any, Any]) -> str | None:
+    """The JSON text of an object of text and integers (most metadata: a source id or two),
+    exactly as the encoder writes it, without its machinery; None for any other object."""
+    parts = []
+    for key, item in value.items():
+        if type(key) is not str:
+            return None
+        kind = type(item)
+        if kind is str:
+            parts.append(f"{_string(key)}:{_string(item)}")
+        elif kind is int:
+            parts.append(f"{_string(key)}:{item!r}")
+        else:
+            return None
+    return "{" + ",".join(parts) + "}"
 
 
 Converter = Callable[[Any], Any] | None
@@ -105,16 +149,20 @@ def insert_rows(
     columns = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join("?" for _ in names)
 
-    # Column by column: one comprehension per column beats a generator per value.
-    columns_values = []
-    for name, fn in zip(names, _sqlite_converters(table, tuple(names)), strict=True):
-        column = [row[name] for row in rows]
+    # Rows to tuples and back to columns in C; only the columns to convert are walked in Python.
+    if len(names) > 1:
+        columns_values: list[Any] = list(zip(*map(itemgetter(*names), rows), strict=True))
+    else:  # an itemgetter of one name gives the value, not a tuple
+        columns_values = [[row[names[0]] for row in rows]]
+    for index, fn in enumerate(_sqlite_converters(table, tuple(names))):
         if fn is not None:
-            if fn in (_uuid, _timestamp) and name != "id":
-                column = _converted(fn, column)
+            column = columns_values[index]
+            if fn is _timestamp:
+                columns_values[index] = _converted(_recent_timestamp, column)
+            elif fn is _uuid and names[index] != "id":
+                columns_values[index] = _converted(fn, column)
             else:
-                column = [None if v is None else fn(v) for v in column]
-        columns_values.append(column)
+                columns_values[index] = [None if v is None else fn(v) for v in column]
     values = list(zip(*columns_values, strict=True))
     if staged:
         _insert_staged(connection, table, columns, marks, values)

@@ -10,6 +10,7 @@ back at the end, so its report is exact and nothing is written.
 from __future__ import annotations
 
 import functools
+import gc
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -155,26 +156,25 @@ class Context:
         check_text(text, self.sink.max_content_length)
         command, args = parse_command(text) if role == "user" else (None, None)
         meta = check_json(extra.pop("metadata", None) or {})
-        row: Row = dict.fromkeys(_MESSAGE_COLUMNS)
-        row.update(
-            id=row_id,
-            tenant_id=self.tenant_id,
-            conversation_id=conversation_id,
-            role=role,
-            direction="in" if role == "user" else "out",
-            content=text,
-            content_length=len(text),
-            command=command,
-            command_args=args,
-            metadata=meta,
-            created_at=created_at,
-        )
-        row.update(extra)
+        row = _MESSAGE_TEMPLATE.copy()  # every column, in the table's order
+        row["id"] = row_id
+        row["tenant_id"] = self.tenant_id
+        row["conversation_id"] = conversation_id
+        row["role"] = role
+        row["direction"] = "in" if role == "user" else "out"
+        row["content"] = text
+        row["content_length"] = len(text)
+        row["command"] = command
+        row["command_args"] = args
+        row["metadata"] = meta
+        row["created_at"] = created_at
+        if extra:
+            row.update(extra)
         return row
 
     def row(self, table: Any, **values: Any) -> Row:
         """A row of ``table``: every column (NULL unless given), this tenant, metadata ``{}``."""
-        row: Row = dict.fromkeys(_columns(table))
+        row = _template(table).copy()
         row["tenant_id"] = self.tenant_id
         row.update(values)
         row["metadata"] = check_json(row.get("metadata") or {})
@@ -229,13 +229,14 @@ class Context:
 
 
 @functools.cache
-def _columns(table: Any) -> tuple[str, ...]:
-    return tuple(table.c.keys())
+def _template(table: Any) -> Row:
+    """A row of ``table`` with every column NULL (copied for each new row)."""
+    return dict.fromkeys(table.c.keys())
 
 
 from parloir.db.tables import MESSAGES  # noqa: E402
 
-_MESSAGE_COLUMNS = _columns(MESSAGES)
+_MESSAGE_TEMPLATE = _template(MESSAGES)
 
 
 class Layout:
@@ -306,6 +307,7 @@ def run_import(
         if on_total is not None:
             on_total(layout.total(source))
         with translate_db_errors(), ExitStack() as stack:
+            stack.enter_context(_fewer_collections())
             connection = stack.enter_context(engine.connect())
             # On PostgreSQL row-level security shows and accepts only this tenant's rows.
             connection.execution_options(**{TENANT_OPTION: str(tenant_id)})
@@ -337,6 +339,24 @@ def run_import(
         source.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+GC_THRESHOLD = 50_000
+"""Allocations between two young-generation collections during an import (CPython's default:
+700). A chunk allocates tens of thousands of short-lived rows, freed by reference counting;
+at the default, the collector scans them over and over, and promotes each chunk's rows into
+older generations, which triggers full collections: a tenth of an import's time."""
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Collect garbage less often for the duration of an import (cycles are still collected)."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], GC_THRESHOLD), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _driver(connection: Connection) -> Any:

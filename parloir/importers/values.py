@@ -54,7 +54,11 @@ def stable_id_with(
     tenant_hasher: Any, when: datetime | None, parts: tuple[object, ...]
 ) -> uuid.UUID:
     """:func:`stable_id` with the tenant's keyed hasher (``tenant_hasher(tenant_id)``) given."""
-    key = "\x1f".join([str(p) for p in parts]).encode("utf-8", "surrogatepass")
+    try:
+        text = "\x1f".join(parts)  # type: ignore[arg-type]  # mostly text already
+    except TypeError:
+        text = "\x1f".join([str(p) for p in parts])
+    key = text.encode("utf-8", "surrogatepass")
     hasher = tenant_hasher.copy()
     hasher.update(key)
     bits = int.from_bytes(hasher.digest())
@@ -89,6 +93,12 @@ def is_uuid(value: str) -> bool:
 def as_time(value: Any) -> datetime | None:
     """A source timestamp as an aware UTC datetime (naive ones are read as UTC); None if
     missing or unreadable."""
+    if type(value) is str:  # the common case first
+        try:
+            when = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
     if value is None or value == "":
         return None
     if isinstance(value, datetime):

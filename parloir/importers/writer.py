@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -164,7 +165,7 @@ def _insert(sink: Sink, table: Table, entity: str, rows: list[Row]) -> None:
             for name in first
             if first[name] is not None
             or table.c[name].server_default is not None
-            or [r[name] for r in rows].count(None) < count
+            or list(map(itemgetter(name), rows)).count(None) < count
         ]
         insert_rows(sink.connection, table, rows, names, staged=table is MESSAGES)
         sink.report.add(entity, len(rows))
@@ -196,6 +197,13 @@ def _by_natural_key(
 Resolved = tuple[dict[uuid.UUID, uuid.UUID], set[uuid.UUID]]
 
 
+def _key_getter(columns: tuple[str, ...]) -> Callable[[Row], tuple[Any, ...]]:
+    """The natural key ``columns`` of a row, as a tuple."""
+    if len(columns) > 1:
+        return itemgetter(*columns)
+    return lambda row: tuple(row[name] for name in columns)
+
+
 def _resolve(
     sink: Sink,
     table: Table,
@@ -209,14 +217,15 @@ def _resolve(
 
     Returns each row id's stored id, and the ids inserted now.
     """
-    keyed = [r for r in rows if all(r[c] is not None for c in columns)] if columns else []
-    stored = _by_natural_key(sink, table, columns, (tuple(r[c] for c in columns) for r in keyed))
+    key_of = _key_getter(tuple(columns))
+    keys = [key_of(r) for r in rows]
+    keyed = [key for key in keys if None not in key] if columns else []
+    stored = _by_natural_key(sink, table, columns, keyed)
     present = existing_ids(sink, table, (r["id"] for r in rows))
     mapping: dict[uuid.UUID, uuid.UUID] = {}
     fresh: list[Row] = []
     taken: dict[tuple[Any, ...], uuid.UUID] = {}
-    for row in rows:
-        key = tuple(row[c] for c in columns)
+    for row, key in zip(rows, keys, strict=True):
         found = (stored.get(key) or taken.get(key)) if columns and None not in key else None
         if row["id"] in present or row["id"] in mapping:
             mapping[row["id"]] = row["id"]
@@ -305,12 +314,10 @@ def _with_channels(sink: Sink, rows: list[Row]) -> list[Row]:
         return rows
     sql = 'SELECT id, channel FROM "conversations" WHERE id IN ({in})'
     channels = {_uuid(a): b for a, b in _fetch(sink, sql, [], list(wanted))}
-    return [
-        {**r, "channel": r.get("channel") or channels.get(r["conversation_id"])}
-        if r["conversation_id"]
-        else r
-        for r in rows
-    ]
+    for row in rows:
+        if row["conversation_id"] and not row.get("channel"):
+            row["channel"] = channels.get(row["conversation_id"])
+    return rows
 
 
 def write_retrievals(sink: Sink, rows: Sequence[Row]) -> None:
@@ -428,7 +435,8 @@ def write_messages(
     new: list[Row] = []
     for row in rows:
         cid = row["conversation_id"]
-        if row["id"] in present or row["id"] in stored:
+        row_id = row["id"]
+        if row_id in stored:  # stored before (``present``) or earlier in the batch
             sink.report.skip("messages", "already_imported")
             continue
         keys = []
@@ -452,7 +460,7 @@ def write_messages(
         if state.last_at is None or row["created_at"] > state.last_at:
             state.last_at = row["created_at"]
         row["seq"] = state.last_seq
-        stored.add(row["id"])
+        stored.add(row_id)
         new.append(row)
     pending, sink.pending = sink.pending, {}
     for cid, conversation in pending.items():  # new conversations: written with their counters
