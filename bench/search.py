@@ -10,8 +10,9 @@ Two measurements, on SQLite (temporary files) and PostgreSQL (database
   p95. The goal is a median under 50 ms.
 * **I (index cost)**: single ``Store.append_message`` calls (one durable transaction each) on
   a fresh database, in interleaved rounds with the index maintenance present (triggers; on
-  PostgreSQL also the GIN index) and removed. The cost is the relative drop in appends/s; it
-  counts toward a 30 % budget shared with the statistics rollups.
+  PostgreSQL also the GIN index), removed, and removed together with the statistics rollups.
+  The costs are the relative drops in appends/s; the index and the rollups together have a
+  30 % budget.
 
 The data is loaded fast with the raw drivers (``executemany`` on SQLite, ``COPY`` on
 PostgreSQL) with the index maintenance off, then indexed in one pass, as the migration does
@@ -42,6 +43,7 @@ from bench import env, sections
 from bench.common import percentile, pg_url
 from bench.progress import bar
 from parloir import Settings, Store
+from parloir import messages as message_module
 from parloir.db import search_index
 from parloir.ids import uuid7
 
@@ -234,16 +236,23 @@ def _toggle(dialect: str, url: str, on: bool) -> None:
         conn.close()
 
 
+MODES = ("with index", "without index", "without index or rollups")
+
+
 def measure_appends(dialect: str, url: str, appends: int, rounds: int, texts: Texts) -> dict:
-    """Appends/s with and without the index, in interleaved rounds."""
-    rates: dict[str, list[float]] = {"with index": [], "without index": []}
+    """Appends/s with the index, without it, and without it or the rollups, interleaved.
+
+    The last mode gives the cost of both at once, which is what the 30 % budget bounds.
+    """
+    rates: dict[str, list[float]] = {mode: [] for mode in MODES}
     with Store.open(settings=Settings(database_url=url), migrate=True) as store:
         agent = store.create_agent(name="appends")
         for number in range(rounds):
-            order = ["with index", "without index"]
+            order = list(MODES)
             random.Random(number).shuffle(order)
             for mode in order:
                 _toggle(dialect, url, mode == "with index")
+                message_module.ROLLUPS_ON_APPEND = mode != MODES[2]
                 conversation = store.get_or_create_conversation(
                     agent_id=agent.id, channel="web", external_id=f"{mode}-{number}"
                 ).id
@@ -253,10 +262,18 @@ def measure_appends(dialect: str, url: str, appends: int, rounds: int, texts: Te
                     store.append_message(conversation, role="user", content=text)
                 rates[mode].append(appends / (perf_counter() - started))
             print(f"  I {dialect}: round {number + 1}/{rounds}", flush=True)
+        message_module.ROLLUPS_ON_APPEND = True
         _toggle(dialect, url, True)
-    with_rate = statistics.median(rates["with index"])
-    without = statistics.median(rates["without index"])
-    return {"rates": rates, "with": with_rate, "without": without, "cost": 1 - with_rate / without}
+    medians = {mode: statistics.median(rates[mode]) for mode in MODES}
+    with_rate, without, neither = (medians[mode] for mode in MODES)
+    return {
+        "rates": rates,
+        "with": with_rate,
+        "without": without,
+        "neither": neither,
+        "cost": 1 - with_rate / without,
+        "joint_cost": 1 - with_rate / neither,
+    }
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -277,13 +294,20 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {backend} | {name} | {figures['median_ms']:.2f} | {figures['p95_ms']:.2f} "
                 f"| {verdict} |"
             )
-    lines += ["", "Index cost on single appends (one durable transaction each):", ""]
-    lines += ["| database | with index /s | without /s | cost |", "|---|---|---|---|"]
+    lines += ["", "Cost on single appends (one durable transaction each), same run:", ""]
+    lines += [
+        "| database | with index and rollups /s | without index /s | without either /s "
+        "| index cost | index + rollups cost | goal |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for backend, data in results["appends"].items():
+        verdict = "PASS" if data["joint_cost"] <= BUDGET else "MISS"
         lines.append(
-            f"| {backend} | {data['with']:,.0f} | {data['without']:,.0f} | {data['cost']:.1%} |"
+            f"| {backend} | {data['with']:,.0f} | {data['without']:,.0f} "
+            f"| {data['neither']:,.0f} | {data['cost']:.1%} | {data['joint_cost']:.1%} "
+            f"| {verdict} |"
         )
-    lines += ["", f"The cost counts toward a {BUDGET:.0%} budget shared with the rollups."]
+    lines += ["", f"Goal: the index and the rollups together cost at most {BUDGET:.0%}."]
     return "\n".join(lines) + "\n"
 
 
