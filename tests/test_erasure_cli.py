@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from erasure_support import populate
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from parloir import Store
@@ -106,3 +107,33 @@ def test_erase_in_another_tenant(database_url: str) -> None:
     assert code == 2
     code, _ = run(database_url, "erase", "contact", str(person.contact_id), "--channel", "t")
     assert code == 2
+
+
+def _sqlite_bytes(database_url: str) -> bytes:
+    path = Path(str(make_url(database_url).database))
+    files = (path, path.with_name(path.name + "-wal"))
+    return b"".join(f.read_bytes() for f in files if f.exists())
+
+
+def test_db_compact_clears_what_an_uncompacted_erasure_left(database_url: str) -> None:
+    with Store.open(database_url) as store:
+        person = populate(store, [store.create_agent(name="a", model="m").id], "x", messages=6)
+    args = ("erase", "contact", str(person.contact_id), "--no-compact", "--json")
+    code, out = run(database_url, *args)
+    assert code == 0, out
+    sqlite = database_url.startswith("sqlite")
+    if sqlite:  # the deleted text is still in the files
+        assert any(c.encode() in _sqlite_bytes(database_url) for c in person.texts)
+    code, out = run(database_url, "db", "compact", "--json")
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["dialect"] == ("sqlite" if sqlite else "postgresql")
+    if sqlite:
+        assert "VACUUM" in data["steps"] and data["wal_busy"] is False
+        assert data["bytes_before"] > 0 and data["bytes_after"] > 0
+        left = _sqlite_bytes(database_url)
+        assert [c for c in person.canaries if c.encode() in left] == []
+    else:
+        assert data["steps"][0].startswith("VACUUM") and data["bytes_before"] is None
+    code, out = run(database_url, "db", "compact")
+    assert code == 0 and "Compaction" in out and "VACUUM" in out

@@ -26,8 +26,16 @@ def key_values(title: str, data: Mapping[str, Any]) -> None:
     table.add_column("name", style="bold")
     table.add_column("value", justify="right")
     for key, value in data.items():
-        table.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value))
+        table.add_row(key.replace("_", " "), _cell(value))
     console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "" if value is None else str(value)
 
 
 def rows(title: str, columns: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
