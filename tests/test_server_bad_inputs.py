@@ -171,6 +171,34 @@ def test_bad_paths_and_queries_are_refused(api, store):
     assert max_page.status_code == 200
 
 
+def test_unknown_query_parameters_are_refused_and_write_nothing(api, store, database_url):
+    """A misspelt filter is an error naming it, not a filter silently ignored."""
+    world = build_world(store)
+    headers = world.headers["owner"]
+    before = snapshot(database_url)
+    checked = 0
+    for method, path, body, _ in MATRIX:
+        url = path.format(**world.ids)
+        url += ("&" if "?" in url else "?") + "chanel=web&limit=1"
+        payload = json.dumps(body(world)).encode() if body is not None else None
+        extra = {"Content-Type": "application/json"} if payload is not None else {}
+        answer = api.request(method, url, content=payload, headers={**headers, **extra})
+        _check(answer, (method, url))
+        assert answer.status_code == 422, (method, url, answer.text[:300])
+        fields = {e["field"]: e["rule"] for e in answer.json()["errors"]}
+        assert fields.get("query.chanel") == "unknown_field", (method, url, fields)
+        checked += 1
+    assert snapshot(database_url) == before
+    assert checked == len(MATRIX)
+    known = api.get("/v1/conversations", params={"channel": "web", "limit": 1}, headers=headers)
+    assert known.status_code == 200
+    # A webhook is never refused for its URL; the probes and documentation are not checked.
+    agent = world.ids["agent"]
+    hook = api.post(f"/v1/telegram/{agent}/webhook?chanel=web", json={"update_id": 1})
+    assert hook.status_code != 422
+    assert api.get("/health?x=1").status_code == 200
+
+
 def test_header_abuse_is_refused(api, store):
     world = build_world(store)
     bad_id = api.get("/health", headers={"X-Request-ID": "x" * 10_000})

@@ -12,6 +12,7 @@ from parloir.config import Settings
 from parloir.server import telegram
 from parloir.server.middleware import BodyGuardMiddleware, RequestIdMiddleware
 from parloir.server.problems import Problem, install_handlers
+from parloir.server.query_guard import QueryGuardMiddleware
 from parloir.server.routes import ROUTERS
 from parloir.server.settings import ServerSettings
 from parloir.store import Store
@@ -60,6 +61,7 @@ def create_app(
         lenient_paths=lenient,
         raw_paths=(telegram.WEBHOOK_PREFIX,),
     )
+    app.add_middleware(QueryGuardMiddleware, api=app, exempt=(telegram.WEBHOOK_PREFIX,))
     app.add_middleware(RequestIdMiddleware)
     _document_problem(app)
     return app

@@ -90,9 +90,7 @@ class BodyGuardMiddleware:
         request_id = scope.get("state", {}).get("request_id")
         body = await _read_body(scope, receive, limit)
         if body is None:
-            await _reject(
-                send, 413, "body_too_large", f"the body exceeds {limit} bytes", request_id
-            )
+            await reject(send, 413, "body_too_large", f"the body exceeds {limit} bytes", request_id)
             return
         if body:
             content_type = _header(scope, b"content-type")
@@ -100,7 +98,7 @@ class BodyGuardMiddleware:
             problem = _check_body(content_type, body, s.max_json_depth, values=not lenient)
             if problem is not None:
                 status, code, detail, errors = problem
-                await _reject(send, status, code, detail, request_id, errors)
+                await reject(send, status, code, detail, request_id, errors)
                 return
         sent = False
 
@@ -220,7 +218,7 @@ def _field(path: str, rule: str) -> FieldError:
     )
 
 
-async def _reject(
+async def reject(
     send: Send,
     status: int,
     code: str,
