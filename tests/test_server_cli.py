@@ -43,8 +43,10 @@ def test_serve_bootstraps_an_owner_once_then_starts_uvicorn(database_url, uvicor
     args = ["--database-url", database_url, "serve", "--port", "9123", "--workers", "3", "--json"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    credentials = json.loads(result.output)
+    credentials = json.loads(result.stdout)  # a warning, if any, goes to standard error
     assert credentials["username"] == "admin" and len(credentials["password"]) >= 20
+    sqlite = database_url.startswith("sqlite")
+    assert ("--workers 3 on SQLite" in result.stderr) is sqlite
     assert _login(database_url, "default", "admin", credentials["password"])
     (target,), options = uvicorn_calls[0]
     assert target == "parloir.server.app:app_from_env" and options["factory"] is True

@@ -69,6 +69,11 @@ def error(text: str) -> None:
     errors.print(f"[bold red]Error:[/] {text}")
 
 
+def warning(text: str) -> None:
+    """A warning on standard error (standard output stays machine-readable)."""
+    errors.print(f"[bold yellow]Warning:[/] {text}")
+
+
 def spinner(text: str, *, disable: bool = False) -> AbstractContextManager[Any]:
     """A spinner on standard error while long work runs (nothing when ``disable``)."""
     if disable:

@@ -69,6 +69,11 @@ def serve(
                 "Owner account created", "default", BOOTSTRAP_USERNAME, password, json_output
             )
     os.environ["PARLOIR_DATABASE_URL"] = settings.database_url
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        render.warning(
+            f"--workers {workers} on SQLite: the workers take turns at the file's write lock "
+            "and one worker is usually faster (see docs/server.md); PostgreSQL suits several"
+        )
     if not json_output:
         render.message(f"parloir serving on http://{host}:{port} (docs at /docs); Ctrl-C stops")
     uvicorn.run(
