@@ -51,6 +51,7 @@ def test_serve_bootstraps_an_owner_once_then_starts_uvicorn(database_url, uvicor
     (target,), options = uvicorn_calls[0]
     assert target == "parloir.server.app:app_from_env" and options["factory"] is True
     assert (options["host"], options["port"], options["workers"]) == ("127.0.0.1", 9123, 3)
+    assert options["access_log"] is False  # the default log level is WARNING
     again = runner.invoke(app, ["--database-url", database_url, "serve", "--no-migrate"])
     assert again.exit_code == 0 and "password" not in again.output
     assert len(uvicorn_calls) == 2

@@ -83,6 +83,8 @@ def serve(
         port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        # Access lines are logged at INFO: above it, uvicorn need not build them per request.
+        access_log=settings.log_level in ("DEBUG", "INFO"),
         timeout_keep_alive=5,
         server_header=False,
     )
