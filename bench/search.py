@@ -50,7 +50,7 @@ from parloir.ids import uuid7
 DATABASE = "parloir_search_bench"
 TENANT = uuid.UUID("00000000-0000-7000-8000-000000000001")
 PROFILES = {
-    "full": {"messages": 2_000_000, "queries": 50, "appends": 500, "rounds": 5},
+    "full": {"messages": 2_000_000, "queries": 50, "appends": 1_000, "rounds": 9},
     "quick": {"messages": 50_000, "queries": 20, "appends": 100, "rounds": 3},
 }
 GOAL_MS = 50.0
@@ -266,6 +266,9 @@ def measure_appends(dialect: str, url: str, appends: int, rounds: int, texts: Te
         _toggle(dialect, url, True)
     medians = {mode: statistics.median(rates[mode]) for mode in MODES}
     with_rate, without, neither = (medians[mode] for mode in MODES)
+    # Each round measures the three modes back to back: its own joint cost shows how far one
+    # measurement can stray (the verdict keeps the ratio of the medians).
+    per_round = [1 - w / n for w, n in zip(rates[MODES[0]], rates[MODES[2]], strict=True)]
     return {
         "rates": rates,
         "with": with_rate,
@@ -273,6 +276,8 @@ def measure_appends(dialect: str, url: str, appends: int, rounds: int, texts: Te
         "neither": neither,
         "cost": 1 - with_rate / without,
         "joint_cost": 1 - with_rate / neither,
+        "joint_cost_rounds": per_round,
+        "joint_cost_p10_p90": [percentile(per_round, 10), percentile(per_round, 90)],
     }
 
 
@@ -297,17 +302,25 @@ def markdown(results: dict[str, Any]) -> str:
     lines += ["", "Cost on single appends (one durable transaction each), same run:", ""]
     lines += [
         "| database | with index and rollups /s | without index /s | without either /s "
-        "| index cost | index + rollups cost | goal |",
-        "|---|---|---|---|---|---|---|",
+        "| index cost | index + rollups cost | per round, p10-p90 | goal |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for backend, data in results["appends"].items():
         verdict = "PASS" if data["joint_cost"] <= BUDGET else "MISS"
+        low, high = data["joint_cost_p10_p90"]
         lines.append(
             f"| {backend} | {data['with']:,.0f} | {data['without']:,.0f} "
             f"| {data['neither']:,.0f} | {data['cost']:.1%} | {data['joint_cost']:.1%} "
-            f"| {verdict} |"
+            f"| {low:.1%}-{high:.1%} | {verdict} |"
         )
-    lines += ["", f"Goal: the index and the rollups together cost at most {BUDGET:.0%}."]
+    rounds, appends = results["config"]["rounds"], results["config"]["appends"]
+    lines += [
+        "",
+        f"Goal: the index and the rollups together cost at most {BUDGET:.0%}: the ratio of the "
+        f"median rates over {rounds} rounds of {appends:,} appends per mode; a round measures "
+        "the three modes back to back, and the spread of its own joint cost shows how far a "
+        "single measurement strays.",
+    ]
     return "\n".join(lines) + "\n"
 
 
