@@ -4,6 +4,7 @@ the server settings and the application factory."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 from pathlib import Path
 
@@ -116,9 +117,13 @@ def test_create_admin_in_another_tenant(database_url):
 def test_app_from_env_serves_the_configured_database(database_url, monkeypatch):
     monkeypatch.setenv("PARLOIR_DATABASE_URL", database_url)
     monkeypatch.setenv("PARLOIR_SERVER_MAX_BATCH_ITEMS", "5")
+    assert gc.get_freeze_count() == 0
     with TestClient(app_from_env()) as client:
         assert client.get("/ready").json()["status"] == "ready"
         assert client.app.state.settings.max_batch_items == 5
+        # a serving process keeps what it built at start out of the full collections
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0  # given back at shutdown
 
 
 def test_server_settings_from_env():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,14 +29,27 @@ an `Idempotency-Key` header; every answer carries an `X-Request-ID`.
 
 
 def create_app(
-    store: Store, settings: ServerSettings | None = None, *, close_store: bool = False
+    store: Store,
+    settings: ServerSettings | None = None,
+    *,
+    close_store: bool = False,
+    freeze_heap: bool = False,
 ) -> FastAPI:
-    """The application over ``store`` (kept at ``app.state.store``)."""
+    """The application over ``store`` (kept at ``app.state.store``).
+
+    ``freeze_heap``, for a process that only serves this application: once it has started,
+    everything built so far (modules, routes, the OpenAPI document) is moved out of the cyclic
+    garbage collector's reach with :func:`gc.freeze`, and given back at shutdown.
+    """
     settings = settings or ServerSettings()
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if freeze_heap:
+            _freeze_heap(app)
         yield
+        if freeze_heap:
+            gc.unfreeze()
         if close_store:
             store.close()
 
@@ -87,7 +101,19 @@ def _document_problem(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _freeze_heap(app: FastAPI) -> None:
+    """Build what is built once, then freeze the heap.
+
+    A full collection walks every object the process holds: with the libraries of a server
+    loaded that takes about 100 ms, and under load one came every second or two, each a pause
+    of every request in flight. After :func:`gc.freeze` it walks only what was made since.
+    """
+    app.openapi()
+    gc.collect()
+    gc.freeze()
+
+
 def app_from_env() -> FastAPI:
     """The application uvicorn workers build: settings from the environment, no migration."""
     store = Store.open(settings=Settings.from_env(), migrate=False)
-    return create_app(store, ServerSettings.from_env(), close_store=True)
+    return create_app(store, ServerSettings.from_env(), close_store=True, freeze_heap=True)
