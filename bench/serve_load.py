@@ -400,10 +400,10 @@ def markdown(result: dict[str, Any]) -> str:
     verdict_items = "PASS" if items >= GOALS["batched_items_per_s"] else "MISS"
     lines += [
         "",
-        "The last column is the disk alone, measured after each step: raw sqlite3 committing one "
-        "row at a time at that rate (WAL + FULL, open loop, each latency from the moment the "
-        "commit was due). A stall of the disk's fsync delays every request behind it, so a p99 "
-        "there above the budget fails the server's step whatever the server does.",
+        "The last column is the disk alone, measured right after each step: raw sqlite3 "
+        "committing one row at a time at that rate (WAL + FULL, open loop, each latency from the "
+        "moment the commit was due). A stall of the disk's fsync delays every request behind it: "
+        "where that p99 is above the budget, the disk alone failed it in the same minute.",
         "",
         f"- Sustained single appends (p99 < {P99_BUDGET_MS:.0f} ms, 0 errors): **{appends:.0f}/s** "
         f"(goal {GOALS['appends_per_s']:,}: {verdict_appends}).",
