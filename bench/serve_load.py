@@ -171,6 +171,13 @@ def setup(url: str, credentials: dict[str, str], conversations: int) -> dict[str
     return {"headers": bot, "conversations": ids}
 
 
+def _pick(ordered: list[float], q: float) -> float | None:
+    """The ``q`` quantile of sorted latencies (None if there are none)."""
+    if not ordered:
+        return None
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 async def _open_loop(
     url: str, plan: dict[str, Any], rate: float, seconds: float, max_in_flight: int, tag: str
 ) -> dict[str, Any]:
@@ -220,20 +227,14 @@ async def _open_loop(
     elapsed = time.perf_counter() - start
     pool.close()
     latencies.sort()
-
-    def pick(q: float) -> float | None:
-        if not latencies:
-            return None
-        return latencies[min(len(latencies) - 1, int(q * len(latencies)))]
-
     return {
         "rate": rate,
         "sent": total,
         "ok": len(latencies),
         "errors": errors,
         "achieved_per_s": len(latencies) / elapsed,
-        "p50_ms": pick(0.50),
-        "p99_ms": pick(0.99),
+        "p50_ms": _pick(latencies, 0.50),
+        "p99_ms": _pick(latencies, 0.99),
     }
 
 
@@ -294,10 +295,7 @@ def _raw_floor(path: str, rate: float, seconds: float) -> dict[str, Any]:
         latencies.append((time.perf_counter() - due) * 1000)
     connection.close()
     latencies.sort()
-    return {
-        "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
-        "max_ms": latencies[-1],
-    }
+    return {"p99_ms": _pick(latencies, 0.99), "max_ms": latencies[-1]}
 
 
 GENERATORS = {"open_loop": "_open_loop", "batches": "_batches", "raw_floor": "_raw_floor"}
