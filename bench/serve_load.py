@@ -8,8 +8,9 @@ answers; at most ``--max-in-flight`` outstanding, beyond which a send counts as 
 1. single appends at rising rates: the highest rate whose p99 latency stays under 50 ms with
    0 errors is the sustained append rate;
 2. batch ingestion: ``--batch-clients`` clients each posting batches of 1,000 messages;
-3. memory: the server's RSS (all its processes) before and after ``--soak`` seconds of appends
-   at the sustained rate.
+3. the soak: ``--soak`` seconds of appends at the sustained rate, with the server's RSS (all its
+   processes) before and after. The rate counts as sustained for the goal only if the soak too
+   keeps p99 under 50 ms with 0 errors.
 
 Traffic goes to loopback only, and every phase is bounded in count and time. The result is
 printed as a markdown section and written to ``bench/results/serve_load.json``.
@@ -394,7 +395,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"{step['p50_ms'] or 0:.1f} | {step['p99_ms'] or 0:.1f} | {step['errors']} | {floor} |"
         )
     appends, items = result["sustained_appends_per_s"], result["batch"]["items_per_s"]
-    verdict_appends = "PASS" if appends >= GOALS["appends_per_s"] else "MISS"
+    # Sustained means the soak too: five minutes at the rate the steps found, same budget.
+    verdict_appends = "PASS" if appends >= GOALS["appends_per_s"] and _held(soak) else "MISS"
     verdict_items = "PASS" if items >= GOALS["batched_items_per_s"] else "MISS"
     lines += [
         "",
@@ -403,7 +405,9 @@ def markdown(result: dict[str, Any]) -> str:
         "moment the commit was due). A stall of the disk's fsync delays every request behind it: "
         "where that p99 is above the budget, the disk alone failed it in the same minute.",
         "",
-        f"- Sustained single appends (p99 < {P99_BUDGET_MS:.0f} ms, 0 errors): **{appends:.0f}/s** "
+        f"- Sustained single appends (p99 < {P99_BUDGET_MS:.0f} ms, 0 errors, in a step and over "
+        f"the whole soak): **{appends:.0f}/s** in the steps; the soak at that rate: p50 "
+        f"{soak['p50_ms'] or 0:.1f} ms, p99 {soak['p99_ms'] or 0:.1f} ms, {soak['errors']} errors "
         f"(goal {GOALS['appends_per_s']:,}: {verdict_appends}).",
         f"- Batch ingestion (batches of 1,000): **{items:,.0f} items/s**, "
         f"{result['batch']['errors']} errors (goal {GOALS['batched_items_per_s']:,}: "
@@ -413,6 +417,12 @@ def markdown(result: dict[str, Any]) -> str:
         f"({soak['errors']} errors).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _held(soak: dict[str, Any]) -> bool:
+    """Whether the soak kept the steps' budget: p99 under it and no error."""
+    p99 = soak.get("p99_ms")
+    return soak["errors"] == 0 and p99 is not None and p99 < P99_BUDGET_MS
 
 
 def main(argv: list[str] | None = None) -> None:
