@@ -69,6 +69,7 @@ class Settings:
     capture_prompts: bool = True
     search_language: str = "simple"
     erasure_journal: Path | None = None
+    api_key_cache_ms: int = 1_000
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -80,6 +81,8 @@ class Settings:
             raise ConfigError("sqlite_synchronous must be FULL or NORMAL")
         if self.busy_timeout_ms < 0 or self.max_content_length < 1:
             raise ConfigError("busy_timeout_ms must be >= 0 and max_content_length >= 1")
+        if self.api_key_cache_ms < 0:
+            raise ConfigError("api_key_cache_ms must be >= 0 (0 turns the cache off)")
         if not LANGUAGE_PATTERN.fullmatch(self.search_language):
             raise ConfigError(
                 f"search_language must name a text search configuration (such as simple, "
@@ -105,6 +108,7 @@ class Settings:
             capture_prompts=_bool(env, "PARLOIR_CAPTURE_PROMPTS", True),
             search_language=env.get("PARLOIR_SEARCH_LANGUAGE") or "simple",
             erasure_journal=_path(env, "PARLOIR_ERASURE_JOURNAL"),
+            api_key_cache_ms=_int(env, "PARLOIR_API_KEY_CACHE_MS", 1_000),
         )
 
     @property

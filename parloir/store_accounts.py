@@ -116,13 +116,20 @@ class AccountsMixin(StoreBase):
 
     def verify_api_key(self, key: str) -> ApiKeyRead | None:
         """The live key matching ``key`` (in any tenant: its ``tenant_id`` says which)."""
-        with self._admin(write=True) as scope:
-            return accounts.verify_api_key(scope, key)
+        try:
+            with self._admin(write=True) as scope:
+                return accounts.verify_api_key(scope, key)
+        finally:
+            self._shared.key_cache.forget(key)  # its last use changed
 
     def revoke_api_key(self, key_id: uuid.UUID) -> ApiKeyRead:
-        """Revoke a key; it stops working at once."""
-        with self._write() as scope:
-            return accounts.revoke_api_key(scope, key_id)
+        """Revoke a key; it stops working at once (in other processes that keep keys
+        for a moment, within ``Settings.api_key_cache_ms``)."""
+        try:
+            with self._write() as scope:
+                return accounts.revoke_api_key(scope, key_id)
+        finally:
+            self._shared.key_cache.clear()
 
     def list_api_keys(self, *, agent_id: uuid.UUID | None = None) -> list[ApiKeyRead]:
         """The api keys of this tenant."""

@@ -20,6 +20,7 @@ from parloir.db.errors import translate_db_errors
 from parloir.db.group_commit import GroupCommitter
 from parloir.db.models import DEFAULT_TENANT_ID
 from parloir.inputs import TenantFields
+from parloir.key_cache import KeyCache
 from parloir.schemas import TenantRead
 from parloir.scope import Scope
 from parloir.validation import validate
@@ -48,6 +49,8 @@ class _Shared:
         """The writer thread of grouped appends (SQLite only; started at first use)."""
         self.readers = ThreadReaders(engines.read) if engines.dialect == "sqlite" else None
         """Each thread's kept read connection for quick reads (SQLite only)."""
+        self.key_cache = KeyCache(settings.api_key_cache_ms / 1000)
+        """API keys found by ``peek_api_key``, kept for a moment (:mod:`parloir.key_cache`)."""
 
 
 class StoreBase:

@@ -100,9 +100,23 @@ class ServerMixin(StoreBase):
             return credentials.check_widget_token(scope, conversation_id, api_key_id, token)
 
     def peek_api_key(self, key: str) -> ApiKeyRead | None:
-        """The live key matching ``key`` (any tenant), read only: its last use is not noted."""
-        with self._quick_admin_read() as scope:
-            return credentials.peek_api_key(scope, key)
+        """The live key matching ``key`` (any tenant), read only: its last use is not noted.
+
+        A key found is kept for ``Settings.api_key_cache_ms`` (:mod:`parloir.key_cache`): a
+        revocation through this store is seen at once, one made elsewhere within that time.
+        """
+        cache = self._shared.key_cache
+        found = cache.get(key)
+        if found is None:
+            generation = cache.generation
+            with self._quick_admin_read() as scope:
+                found = credentials.peek_api_key(scope, key)
+            if found is not None:
+                cache.put(key, found, generation)
+            return found
+        if found.expires_at is not None and found.expires_at <= self.now():
+            return None
+        return found
 
     def append_message_audited(
         self,

@@ -21,6 +21,7 @@ ENV = {
     "capture_prompts": "PARLOIR_CAPTURE_PROMPTS",
     "search_language": "PARLOIR_SEARCH_LANGUAGE",
     "erasure_journal": "PARLOIR_ERASURE_JOURNAL",
+    "api_key_cache_ms": "PARLOIR_API_KEY_CACHE_MS",
 }
 
 
