@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -183,7 +184,7 @@ async def _open_loop(
     url: str, plan: dict[str, Any], rate: float, seconds: float, max_in_flight: int, tag: str
 ) -> dict[str, Any]:
     latencies: list[float] = []
-    errors = 0
+    errors: Counter[str] = Counter()  # by kind: an answer's status, an exception, an overflow
     in_flight = 0
     conversations = plan["conversations"]
     host, _, port = url.removeprefix("http://").partition(":")
@@ -203,11 +204,11 @@ async def _open_loop(
         try:
             status, _ = await pool.send(request, timeout=10)
             if status != 201:
-                errors += 1
+                errors[f"status {status}"] += 1
             else:
                 latencies.append((time.perf_counter() - started) * 1000)
-        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
-            errors += 1
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as error:
+            errors[type(error).__name__] += 1
         finally:
             in_flight -= 1
 
@@ -219,7 +220,7 @@ async def _open_loop(
         if delay > 0:
             await asyncio.sleep(delay)
         if in_flight >= max_in_flight:
-            errors += 1
+            errors[f"over {max_in_flight} in flight"] += 1
             continue
         task = asyncio.create_task(one(n))
         pending.add(task)
@@ -232,7 +233,8 @@ async def _open_loop(
         "rate": rate,
         "sent": total,
         "ok": len(latencies),
-        "errors": errors,
+        "errors": sum(errors.values()),
+        "error_kinds": dict(errors),
         "achieved_per_s": len(latencies) / elapsed,
         "p50_ms": _pick(latencies, 0.50),
         "p99_ms": _pick(latencies, 0.99),
@@ -341,7 +343,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             steps.append(step)
             print(
                 f"  {rate:>6.0f}/s: p50 {step['p50_ms']} ms, p99 {step['p99_ms']} ms, "
-                f"errors {step['errors']}, raw sqlite3 p99 {step.get('raw', {}).get('p99_ms')} ms",
+                f"errors {step['errors']}{_kinds(step)}, "
+                f"raw sqlite3 p99 {step.get('raw', {}).get('p99_ms')} ms",
                 file=sys.stderr,
             )
             if step["errors"] or step["p99_ms"] is None or step["p99_ms"] >= P99_BUDGET_MS:
@@ -409,8 +412,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"- Sustained single appends (p99 < {P99_BUDGET_MS:.0f} ms, 0 errors, in a step and over "
         f"the whole soak): **{appends:.0f}/s** in the steps; the soak at {soak['rate']:.0f}/s: p50 "
-        f"{soak['p50_ms'] or 0:.1f} ms, p99 {soak['p99_ms'] or 0:.1f} ms, {soak['errors']} errors "
-        f"(goal {GOALS['appends_per_s']:,}: {verdict_appends}).",
+        f"{soak['p50_ms'] or 0:.1f} ms, p99 {soak['p99_ms'] or 0:.1f} ms, {soak['errors']} errors"
+        f"{_kinds(soak)} (goal {GOALS['appends_per_s']:,}: {verdict_appends}).",
         f"- Batch ingestion (batches of 1,000): **{items:,.0f} items/s**, "
         f"{result['batch']['errors']} errors (goal {GOALS['batched_items_per_s']:,}: "
         f"{verdict_items}).",
@@ -419,6 +422,14 @@ def markdown(result: dict[str, Any]) -> str:
         f"({soak['errors']} errors).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _kinds(run: dict[str, Any]) -> str:
+    """`` (3 status 503, 1 TimeoutError)``: what a run's errors were, if any."""
+    kinds = run.get("error_kinds") or {}
+    return (
+        " (" + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) + ")" if kinds else ""
+    )
 
 
 def _held(soak: dict[str, Any]) -> bool:
