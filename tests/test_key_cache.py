@@ -53,9 +53,9 @@ def test_an_entry_lives_for_the_cache_time_only():
     cache.put("secret", key, cache.generation)
     assert cache.get("secret") == key
     assert cache.get("other") is None
-    ticks.now += 0.999
+    ticks.now += 0.75
     assert cache.get("secret") == key
-    ticks.now += 0.001
+    ticks.now += 0.25  # exactly 1 s after the read
     assert cache.get("secret") is None
 
 
