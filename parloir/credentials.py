@@ -31,6 +31,7 @@ __all__ = [
     "LoginToken",
     "TokenOwner",
     "hash_secret",
+    "is_live",
 ]
 
 TOKEN_PREFIX = "pls_"
@@ -292,7 +293,9 @@ def peek_api_key(scope: Scope, key: str) -> ApiKeyRead | None:
     if not hmac.compare_digest(row["key_hash"], _hash_key(key)):
         return None
     found = ApiKeyRead.model_validate(row)
-    now = scope.now()
-    if found.revoked_at is not None or (found.expires_at is not None and found.expires_at <= now):
-        return None
-    return found
+    return found if is_live(found, scope.now()) else None
+
+
+def is_live(key: ApiKeyRead, now: datetime) -> bool:
+    """Whether ``key`` is neither revoked nor expired at ``now``."""
+    return key.revoked_at is None and (key.expires_at is None or key.expires_at > now)

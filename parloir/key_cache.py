@@ -19,11 +19,11 @@ Entries are keyed by the SHA-256 of the key, never the key itself.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Callable
 
+from parloir.credentials import hash_secret
 from parloir.schemas import ApiKeyRead
 
 __all__ = ["KeyCache"]
@@ -32,17 +32,13 @@ MAX_KEYS = 10_000
 """Keys kept at most: past that, the cache starts over (a bound on unknown callers' cost)."""
 
 
-def _digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
-
-
 class KeyCache:
     """Live API keys by the hash of their secret, each kept ``ttl`` seconds (see the module)."""
 
     def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self._clock = clock
-        self._entries: dict[bytes, tuple[ApiKeyRead, float]] = {}
+        self._entries: dict[str, tuple[ApiKeyRead, float]] = {}
         self._generation = 0
         self._lock = threading.Lock()
 
@@ -56,7 +52,7 @@ class KeyCache:
         """The key kept for ``secret``, if it was read less than ``ttl`` seconds ago."""
         if self.ttl <= 0:
             return None
-        entry = self._entries.get(_digest(secret))
+        entry = self._entries.get(hash_secret(secret))
         if entry is None or self._clock() - entry[1] >= self.ttl:
             return None
         return entry[0]
@@ -65,7 +61,7 @@ class KeyCache:
         """Keep ``key``, read while the cache was at ``generation``."""
         if self.ttl <= 0:
             return
-        digest = _digest(secret)
+        digest = hash_secret(secret)
         with self._lock:
             if generation != self._generation:
                 return  # a revocation came between the read and now
@@ -77,7 +73,7 @@ class KeyCache:
         """Drop ``secret``'s entry (its row changed), and refuse entries read before now."""
         with self._lock:
             self._generation += 1
-            self._entries.pop(_digest(secret), None)
+            self._entries.pop(hash_secret(secret), None)
 
     def clear(self) -> None:
         """Drop every entry, and refuse entries read before now."""

@@ -114,9 +114,7 @@ class ServerMixin(StoreBase):
             if found is not None:
                 cache.put(key, found, generation)
             return found
-        if found.expires_at is not None and found.expires_at <= self.now():
-            return None
-        return found
+        return found if credentials.is_live(found, self.now()) else None  # it may expire
 
     def append_message_audited(
         self,
