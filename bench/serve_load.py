@@ -347,7 +347,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"raw sqlite3 p99 {step.get('raw', {}).get('p99_ms')} ms",
                 file=sys.stderr,
             )
-            if step["errors"] or step["p99_ms"] is None or step["p99_ms"] >= P99_BUDGET_MS:
+            if not _held(step):
                 break
             sustained = rate
         batch = _in_process("batches", server.url, plan, args.batch_seconds, args.batch_clients)
@@ -432,10 +432,10 @@ def _kinds(run: dict[str, Any]) -> str:
     )
 
 
-def _held(soak: dict[str, Any]) -> bool:
-    """Whether the soak kept the steps' budget: p99 under it and no error."""
-    p99 = soak.get("p99_ms")
-    return soak["errors"] == 0 and p99 is not None and p99 < P99_BUDGET_MS
+def _held(run: dict[str, Any]) -> bool:
+    """Whether a run (a step or the soak) kept the budget: p99 under it and no error."""
+    p99 = run.get("p99_ms")
+    return run["errors"] == 0 and p99 is not None and p99 < P99_BUDGET_MS
 
 
 def main(argv: list[str] | None = None) -> None:
