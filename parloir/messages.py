@@ -6,8 +6,9 @@ and keeps ``message_count`` and ``last_message_at`` exact) followed by one
 :class:`Duplicate` is raised so the store rolls the transaction back (undoing the counter) and
 returns the stored message instead. Because the conversation row is locked before the insert,
 two concurrent appends with the same key cannot both pass. The message's rollup rows
-(``parloir.rollups``) are moved in the same statement on PostgreSQL, by two more prepared
-statements in the same transaction on SQLite, and once per row for a batch.
+(``parloir.rollups``) are moved in the same statement on PostgreSQL; on SQLite a fold counts
+single appends in groups (``parloir.rollups_fold``). A batch counts its rows itself, in its
+transaction, on both.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from parloir import history, rollups
+from parloir import history, rollups, rollups_fold
 from parloir.db.bulk import insert_rows, run_postgres, run_sqlite
 from parloir.db.tables import CONVERSATIONS, MESSAGES
 from parloir.db.tables_analytics import ROLLUPS, TOTALS
@@ -265,21 +266,10 @@ def append_message(scope: Scope, conversation_id: uuid.UUID, data: MessageFields
         seq = row["seq"] = bumped[0]
         if not run_sqlite(scope.session, _statements(scope.dialect)[1], row):
             raise Duplicate(row.get("idempotency_key") or row.get("external_id"))
-        if ROLLUPS_ON_APPEND:
-            _count_sqlite(scope, bumped, row)
+        if ROLLUPS_ON_APPEND and rollups_fold.due():
+            rollups_fold.fold(scope.session)
     row["seq"] = seq
     return MessageRead.model_validate(row)
-
-
-def _count_sqlite(scope: Scope, bumped: Any, row: dict[str, Any]) -> None:
-    """The single append's rollup upserts on SQLite (the conversation's agent is hex text)."""
-    agent = uuid.UUID(hex=bumped[1]) if isinstance(bumped[1], str) else bumped[1]
-    key = rollups.message_key(scope.tenant_id, agent, bumped[2], row["created_at"])
-    params: dict[str, Any] = dict(zip(rollups.KEY, key, strict=True))
-    params.update(rollups.message_deltas(row))
-    names = rollups.MESSAGE_COUNTERS
-    run_sqlite(scope.session, rollups.upsert("sqlite", names), params)
-    run_sqlite(scope.session, rollups.upsert("sqlite", names, False, True), params)
 
 
 def find_duplicate(scope: Scope, conversation_id: uuid.UUID, data: MessageFields) -> MessageRead:
@@ -415,6 +405,8 @@ def append_message_rows(
         last = bumped[0]
         for offset, row in enumerate(rows):
             row["seq"] = last - len(rows) + 1 + offset
+        if ROLLUPS_ON_APPEND:
+            rollups_fold.fold(scope.session)  # the others' rows first: the batch counts its own
         insert_rows(scope.session, MESSAGES, rows, staged=len(rows) >= STAGED_FROM)
         if ROLLUPS_ON_APPEND:
             _count_batch(scope, bumped, rows)
@@ -440,6 +432,7 @@ def _count_batch(scope: Scope, bumped: Any, rows: list[dict[str, Any]]) -> None:
 
     rollups.count_messages(pending, key_of, rows)
     rollups.apply(scope.session, pending)
+    rollups_fold.mark_counted(scope.session)
 
 
 def _index(by_key: dict[tuple[str, str], Any], row: dict[str, Any]) -> None:

@@ -16,11 +16,13 @@ from parloir.db.tables_analytics import ROLLUPS, TOTALS
 from parloir.rollups import KEY, TOTAL_KEY, Deltas, Key, add_deltas
 
 __all__ = [
+    "MESSAGE_NAMES",
     "Difference",
     "compare",
     "conversation_messages",
     "conversations_messages",
     "expected",
+    "message_sums",
     "rebuild",
     "stored",
 ]
@@ -41,17 +43,15 @@ def _count_if(condition: Any) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
-def _message_rows(
-    connection: Connection,
-    tenant_id: uuid.UUID | None,
-    conversation_ids: Sequence[uuid.UUID] | None = None,
-) -> list[Any]:
+def message_sums(dialect: str) -> Any:
+    """Per (tenant, UTC day, agent, channel): the message counters (``MESSAGE_NAMES``, in
+    that order) the raw messages give, unfiltered."""
     m, c = MESSAGES.c, CONVERSATIONS.c
     roles = [_count_if(m.role == role) for role in ("user", "assistant", "system", "tool")]
-    query = (
+    return (
         select(
             m.tenant_id,
-            _day(connection.dialect.name, m.created_at).label("day"),
+            _day(dialect, m.created_at).label("day"),
             c.agent_id,
             c.channel,
             func.count(),
@@ -66,6 +66,15 @@ def _message_rows(
         .join(CONVERSATIONS, c.id == m.conversation_id)
         .group_by(m.tenant_id, "day", c.agent_id, c.channel)
     )
+
+
+def _message_rows(
+    connection: Connection,
+    tenant_id: uuid.UUID | None,
+    conversation_ids: Sequence[uuid.UUID] | None = None,
+) -> list[Any]:
+    m = MESSAGES.c
+    query = message_sums(connection.dialect.name)
     if tenant_id is not None:
         query = query.where(m.tenant_id == tenant_id)
     if conversation_ids is not None:
@@ -87,7 +96,7 @@ def conversations_messages(
     out: dict[Key, Deltas] = {}
     for row in _message_rows(connection, tenant_id, conversation_ids):
         key = _key((*row[:4], "", ""))
-        add_deltas(out, key, {n: int(v) for n, v in zip(_MESSAGE_NAMES, row[4:], strict=True)})
+        add_deltas(out, key, {n: int(v) for n, v in zip(MESSAGE_NAMES, row[4:], strict=True)})
     return out
 
 
@@ -147,7 +156,7 @@ def _call_rows(connection: Connection, tenant_id: uuid.UUID | None) -> list[Any]
     return list(connection.execute(query))
 
 
-_MESSAGE_NAMES = (
+MESSAGE_NAMES = (
     "messages",
     "user_messages",
     "assistant_messages",
@@ -192,7 +201,7 @@ def expected(
         last[key] = row[5]
     for row in _message_rows(connection, tenant_id):
         key = _key((*row[:4], "", ""))
-        add_deltas(rows, key, {n: int(v) for n, v in zip(_MESSAGE_NAMES, row[4:], strict=True)})
+        add_deltas(rows, key, {n: int(v) for n, v in zip(MESSAGE_NAMES, row[4:], strict=True)})
     for row in _call_rows(connection, tenant_id):
         key = _key(row[:6])
         add_deltas(rows, key, {n: int(v) for n, v in zip(_CALL_NAMES, row[6:], strict=True)})

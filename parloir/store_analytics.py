@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from parloir import analytics, costs, deletion
+from parloir import analytics, costs, deletion, rollups_fold
 from parloir.analytics import GroupBy
 from parloir.schemas_analytics import (
     AgentStatistics,
@@ -46,6 +46,7 @@ class AnalyticsMixin(StoreBase):
         until: date | None = None,
     ) -> list[AgentStatistics]:
         """Each agent's figures over UTC days ``since`` (inclusive) to ``until`` (exclusive)."""
+        self.fold_rollups()
         with self._read() as scope:
             return analytics.agent_statistics(scope, agent_id=agent_id, since=since, until=until)
 
@@ -57,6 +58,7 @@ class AnalyticsMixin(StoreBase):
         until: date | None = None,
     ) -> list[DailyStatistics]:
         """A time series, one record per UTC day (missing days are zeros given both bounds)."""
+        self.fold_rollups()
         with self._read() as scope:
             return analytics.daily_statistics(scope, agent_id=agent_id, since=since, until=until)
 
@@ -69,6 +71,7 @@ class AnalyticsMixin(StoreBase):
         until: date | None = None,
     ) -> list[StatisticsGroup]:
         """Figures grouped by ``day``, ``agent``, ``model`` or ``channel``."""
+        self.fold_rollups()
         with self._read() as scope:
             return analytics.statistics_by(scope, by, agent_id=agent_id, since=since, until=until)
 
@@ -80,6 +83,7 @@ class AnalyticsMixin(StoreBase):
         until: date | None = None,
     ) -> GlobalStatistics:
         """The tenant's figures over every agent, channel and model (or one agent's)."""
+        self.fold_rollups()
         with self._read() as scope:
             return analytics.global_statistics(scope, agent_id=agent_id, since=since, until=until)
 
@@ -87,6 +91,23 @@ class AnalyticsMixin(StoreBase):
         """One conversation's figures."""
         with self._read() as scope:
             return analytics.conversation_statistics(scope, conversation_id)
+
+    def fold_rollups(self) -> bool:
+        """Count in the rollups the single appends not counted yet; True if there were any.
+
+        On SQLite the rollups count single appends in groups (``parloir.rollups_fold``): the
+        statistics methods fold first, the ``agent_statistics`` view adds what is not folded,
+        and a store folds as it closes. Call this before reading the rollup tables directly.
+        PostgreSQL counts every append in its own statement: nothing to fold.
+        """
+        if self.dialect != "sqlite":
+            return False
+        with self._quick_read() as scope:
+            if not rollups_fold.pending(scope.session):
+                return False
+        with self._bulk_write() as scope:
+            rollups_fold.fold(scope.session)
+        return True
 
     def check_rollups(self, *, rebuild: bool = False, all_tenants: bool = False) -> RollupCheck:
         """Compare the rollups with the raw rows; with ``rebuild``, replace them as well."""

@@ -11,7 +11,7 @@ from typing import Any, Self, Unpack
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from parloir import accounts
+from parloir import accounts, rollups_fold
 from parloir.config import Settings
 from parloir.db import migrate as migrate_module
 from parloir.db.driver import ThreadReaders, driver_reads, driver_transaction
@@ -125,6 +125,8 @@ class StoreBase:
             if self._shared.readers is not None:
                 self._shared.readers.close()
             if self.dialect == "sqlite":
+                with self._shared.engines.write.begin() as connection:
+                    rollups_fold.fold(connection)  # leave every append counted
                 # SQLite's advice: refresh the planner's statistics as a connection closes;
                 # analysis_limit keeps that to a sample, so closing stays fast on big files.
                 with self._shared.engines.write.connect() as connection:

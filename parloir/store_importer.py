@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from parloir import exporting, rollups_rebuild
+from parloir import exporting, rollups_fold, rollups_rebuild
 from parloir.errors import InvalidInputError
 from parloir.importers import ImportOptions, ImportReport, run_import
 from parloir.store_base import StoreBase
@@ -55,6 +55,7 @@ class ImportExportMixin(StoreBase):
         if not dry_run:
             # Imported rows are written in bulk; the statistics are recounted from the raw rows.
             with self._write() as scope:
+                rollups_fold.fold(scope.session)  # a rebuild must leave nothing to fold
                 rollups_rebuild.rebuild(scope.session, self._tenant_id)
             self._refresh_statistics()
         return report

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from parloir.db.engine import ADMIN_ROLE, APP_ROLE, TENANT_SETTING
+from parloir.db.tables_analytics import WATERMARK_TABLE
 
 __all__ = [
     "FTS_TABLE",
@@ -205,13 +206,14 @@ def postgres_window_drop() -> list[str]:
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    """Alembic filter: leave out the search index, which the models do not describe.
+    """Alembic filter: leave out what the models do not describe.
 
-    That is the FTS5 table with its shadow tables (``messages_fts_data``, ``_idx``,
-    ``_docsize``, ``_config``) on SQLite, and the vector column and its index on PostgreSQL.
+    That is the search index: the FTS5 table with its shadow tables (``messages_fts_data``,
+    ``_idx``, ``_docsize``, ``_config``) on SQLite, and the vector column and its index on
+    PostgreSQL; and SQLite's rollup watermark (``parloir.rollups_fold``).
     """
-    if type_ == "table" and name is not None and name.startswith(FTS_TABLE):
-        return False
+    if type_ == "table" and name is not None:
+        return not (name.startswith(FTS_TABLE) or name == WATERMARK_TABLE)
     if type_ == "column" and name == SEARCH_COLUMN:
         return False
     return not (type_ == "index" and name == SEARCH_INDEX)

@@ -6,7 +6,11 @@ from sqlalchemy import Table
 
 from parloir.db.tables import TABLES
 
-__all__ = ["ROLLUPS", "TOTALS"]
+__all__ = ["ROLLUPS", "TOTALS", "WATERMARK_TABLE"]
 
 ROLLUPS: Table = TABLES["usage_rollups"]
 TOTALS: Table = TABLES["usage_totals"]
+
+WATERMARK_TABLE = "rollup_watermark"
+"""SQLite only, made by its migration alone (0009): the last message the rollups count
+(``parloir.rollups_fold``). The models do not describe it."""

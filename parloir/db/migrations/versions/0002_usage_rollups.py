@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from parloir.db import stat_views
 from parloir.db.models_analytics import COUNTERS
 from parloir.db.types import UTCDateTime
 
@@ -17,73 +18,6 @@ revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
-
-_SUM = "CAST(SUM({0}) AS BIGINT)"
-
-AGENT_STATISTICS = """
-CREATE VIEW agent_statistics{options} AS
-SELECT
-    a.id AS agent_id,
-    a.tenant_id,
-    a.owner_user_id AS user_id,
-    a.name,
-    COALESCE(r.conversations, 0) AS total_conversations,
-    COALESCE(r.messages, 0) AS total_messages,
-    COALESCE(r.user_messages, 0) AS user_messages,
-    COALESCE(r.assistant_messages, 0) AS assistant_messages,
-    CASE WHEN r.message_tokens_n > 0 THEN r.message_tokens END AS total_tokens_used,
-    CASE WHEN r.response_time_n > 0
-        THEN r.response_time_sum_ms * 1.0 / r.response_time_n END AS avg_response_time_ms,
-    r.last_conversation_at AS last_conversation_date,
-    COALESCE(r.llm_calls, 0) AS llm_calls,
-    COALESCE(r.total_tokens, 0) AS llm_total_tokens,
-    COALESCE(r.cost_nanos, 0) AS cost_nanos
-FROM agents a
-LEFT JOIN (
-    SELECT tenant_id, agent_id,
-        {sums},
-        MAX(last_conversation_at) AS last_conversation_at
-    FROM usage_totals
-    GROUP BY tenant_id, agent_id
-) r ON r.tenant_id = a.tenant_id AND r.agent_id = a.id
-"""
-
-CONVERSATION_STATS = """
-CREATE VIEW conversation_stats{options} AS
-SELECT
-    c.id AS conversation_id,
-    c.tenant_id,
-    c.agent_id,
-    c.channel,
-    c.status,
-    c.title,
-    c.message_count,
-    c.created_at,
-    c.last_message_at
-FROM conversations c
-"""
-
-_VIEW_COLUMNS = (
-    "conversations",
-    "messages",
-    "user_messages",
-    "assistant_messages",
-    "message_tokens",
-    "message_tokens_n",
-    "response_time_sum_ms",
-    "response_time_n",
-    "llm_calls",
-    "total_tokens",
-    "cost_nanos",
-)
-
-
-def _create_views() -> None:
-    postgres = op.get_bind().dialect.name == "postgresql"
-    options = " WITH (security_invoker = true)" if postgres else ""
-    sums = ",\n        ".join(f"{_SUM.format(name)} AS {name}" for name in _VIEW_COLUMNS)
-    op.execute(AGENT_STATISTICS.format(options=options, sums=sums))
-    op.execute(CONVERSATION_STATS.format(options=options))
 
 
 def upgrade() -> None:
@@ -145,7 +79,7 @@ def upgrade() -> None:
         ["tenant_id", "agent_id", "day"],
         unique=False,
     )
-    _create_views()
+    stat_views.create(op.get_bind().dialect.name, pending=False)
     # Existing rows: the call's channel is its conversation's; the rollups are computed once.
     op.execute(
         "UPDATE llm_calls SET channel = (SELECT c.channel FROM conversations c"
