@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from sqlalchemy import select, update
 
-from parloir import conversations, messages
+from parloir import conversations, messages, rollups, rollups_fold
 from parloir.db.models import Base
 from parloir.db.tables import AGENTS, CONVERSATIONS, MESSAGES
 from parloir.errors import InvalidInputError, NotFoundError
@@ -200,14 +200,20 @@ def store_plan(scope: Scope, agent_id: uuid.UUID, plan: Plan) -> TelegramResult:
     if plan.edited_at is not None and (
         existing.edited_at is None or plan.edited_at > existing.edited_at
     ):
-        _apply_edit(scope, existing, plan)
+        _apply_edit(scope, existing, plan, conv)
         return TelegramResult(status="edited", message_id=existing.id, **done)
     return TelegramResult(status="unchanged", message_id=existing.id, **done)
 
 
-def _apply_edit(scope: Scope, existing: Any, plan: Plan) -> None:
+def _apply_edit(scope: Scope, existing: Any, plan: Plan, conv: Any) -> None:
     content = plan.message["content"]
     command, args = messages.parse_command(content)
+    if (command is None) != (existing.command is None):
+        # The edit makes a command of the message, or no longer one: its rollup row's count
+        # moves (on SQLite after a fold, so that the message is counted as it was).
+        rollups_fold.fold(scope.session)
+        key = rollups.message_key(scope.tenant_id, conv.agent_id, conv.channel, existing.created_at)
+        rollups.apply(scope.session, {key: {"commands": 1 if command is not None else -1}})
     metadata = dict(existing.metadata or {})
     metadata["telegram"] = (plan.message.get("metadata") or {}).get("telegram")
     metadata["edits"] = int(metadata.get("edits", 0)) + 1

@@ -96,6 +96,17 @@ def test_an_edit_updates_the_stored_message_and_the_latest_edit_wins(store, agen
     assert count(store, "messages") == 1
 
 
+def test_an_edit_that_makes_or_unmakes_a_command_moves_the_rollups(store, agent_id):
+    store.ingest_telegram_update(agent_id, message_update(1, "helo"))
+    store.fold_rollups()  # SQLite: the message counted before its edit, as after 64 appends
+    store.ingest_telegram_update(agent_id, edit_update(2, "/help me", edit_date=T0 + 60))
+    assert store.check_rollups().differences == []
+    assert store.global_statistics().commands == 1
+    store.ingest_telegram_update(agent_id, edit_update(3, "help me", edit_date=T0 + 90))
+    assert store.check_rollups().differences == []
+    assert store.global_statistics().commands == 0
+
+
 def test_an_edit_whose_original_was_never_seen_is_stored_and_the_late_original_changes_nothing(
     store, agent_id
 ):
