@@ -40,7 +40,7 @@ from sqlalchemy.dialects import sqlite
 from parloir.db.bulk import run_sqlite
 from parloir.db.tables_analytics import ROLLUPS, TOTALS, WATERMARK_TABLE
 from parloir.rollups import KEY, MESSAGE_COUNTERS, TOTAL_KEY
-from parloir.rollups_rebuild import MESSAGE_NAMES, message_sums
+from parloir.rollups_rebuild import message_sums
 
 __all__ = ["FOLD_EVERY", "due", "fold", "mark_counted", "pending"]
 
@@ -69,7 +69,6 @@ def _upsert(table: Any, key: tuple[str, ...], source: Any) -> Any:
 def _statements() -> tuple[Any, Any]:
     """The two upserts of a fold: daily rows, then totals, from the messages in
     ``(:low, :high]`` by ``rowid``."""
-    assert MESSAGE_NAMES == MESSAGE_COUNTERS
     rowid: Any = literal_column("messages.rowid")
     low, high = (bindparam(name, type_=BigInteger()) for name in ("low", "high"))
     daily = message_sums("sqlite").where(rowid > low, rowid <= high)
@@ -94,13 +93,17 @@ def _raw(connection: Connection) -> Any:
     return raw
 
 
+def _range(raw: Any) -> tuple[int, int]:
+    """The watermark and the largest ``rowid``: the messages in between wait for a fold."""
+    return raw.execute(_WATERMARK).fetchone()[0], raw.execute(_TOP).fetchone()[0]
+
+
 def pending(connection: Connection) -> bool:
     """True if messages wait to be folded (always False on PostgreSQL)."""
     if connection.dialect.name != "sqlite":
         return False
-    raw = _raw(connection)
-    low = raw.execute(_WATERMARK).fetchone()[0]
-    return bool(raw.execute(_TOP).fetchone()[0] > low)
+    low, high = _range(_raw(connection))
+    return high > low
 
 
 def fold(connection: Connection) -> None:
@@ -109,8 +112,7 @@ def fold(connection: Connection) -> None:
     if connection.dialect.name != "sqlite":
         return
     raw = _raw(connection)
-    low = raw.execute(_WATERMARK).fetchone()[0]
-    high = raw.execute(_TOP).fetchone()[0]
+    low, high = _range(raw)
     if high <= low:
         return
     for statement in _statements():

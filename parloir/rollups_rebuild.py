@@ -13,10 +13,9 @@ from parloir import residues
 from parloir.db.models_analytics import COUNTERS, LATENCY_BOUNDS_MS, LATENCY_COLUMNS, NO_AGENT
 from parloir.db.tables import CONVERSATIONS, LLM_CALLS, MESSAGES
 from parloir.db.tables_analytics import ROLLUPS, TOTALS
-from parloir.rollups import KEY, TOTAL_KEY, Deltas, Key, add_deltas
+from parloir.rollups import KEY, MESSAGE_COUNTERS, TOTAL_KEY, Deltas, Key, add_deltas
 
 __all__ = [
-    "MESSAGE_NAMES",
     "Difference",
     "compare",
     "conversation_messages",
@@ -44,7 +43,7 @@ def _count_if(condition: Any) -> Any:
 
 
 def message_sums(dialect: str) -> Any:
-    """Per (tenant, UTC day, agent, channel): the message counters (``MESSAGE_NAMES``, in
+    """Per (tenant, UTC day, agent, channel): the message counters (``MESSAGE_COUNTERS``, in
     that order) the raw messages give, unfiltered."""
     m, c = MESSAGES.c, CONVERSATIONS.c
     roles = [_count_if(m.role == role) for role in ("user", "assistant", "system", "tool")]
@@ -96,7 +95,7 @@ def conversations_messages(
     out: dict[Key, Deltas] = {}
     for row in _message_rows(connection, tenant_id, conversation_ids):
         key = _key((*row[:4], "", ""))
-        add_deltas(out, key, {n: int(v) for n, v in zip(MESSAGE_NAMES, row[4:], strict=True)})
+        add_deltas(out, key, {n: int(v) for n, v in zip(MESSAGE_COUNTERS, row[4:], strict=True)})
     return out
 
 
@@ -156,19 +155,6 @@ def _call_rows(connection: Connection, tenant_id: uuid.UUID | None) -> list[Any]
     return list(connection.execute(query))
 
 
-MESSAGE_NAMES = (
-    "messages",
-    "user_messages",
-    "assistant_messages",
-    "system_messages",
-    "tool_messages",
-    "commands",
-    "message_errors",
-    "message_tokens",
-    "message_tokens_n",
-    "response_time_sum_ms",
-    "response_time_n",
-)
 _CALL_NAMES = (
     "llm_calls",
     "llm_call_errors",
@@ -201,7 +187,7 @@ def expected(
         last[key] = row[5]
     for row in _message_rows(connection, tenant_id):
         key = _key((*row[:4], "", ""))
-        add_deltas(rows, key, {n: int(v) for n, v in zip(MESSAGE_NAMES, row[4:], strict=True)})
+        add_deltas(rows, key, {n: int(v) for n, v in zip(MESSAGE_COUNTERS, row[4:], strict=True)})
     for row in _call_rows(connection, tenant_id):
         key = _key(row[:6])
         add_deltas(rows, key, {n: int(v) for n, v in zip(_CALL_NAMES, row[6:], strict=True)})

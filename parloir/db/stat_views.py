@@ -97,17 +97,19 @@ def _source(pending: bool) -> str:
     )"""
 
 
+def _options(dialect: str) -> str:
+    return " WITH (security_invoker = true)" if dialect == "postgresql" else ""
+
+
 def _agent_statistics(dialect: str, pending: bool) -> str:
-    options = " WITH (security_invoker = true)" if dialect == "postgresql" else ""
     sums = ",\n        ".join(f"{_SUM.format(name)} AS {name}" for name in _COLUMNS)
-    return _AGENT_STATISTICS.format(options=options, sums=sums, source=_source(pending))
+    return _AGENT_STATISTICS.format(options=_options(dialect), sums=sums, source=_source(pending))
 
 
 def create(dialect: str, *, pending: bool) -> None:
     """Create both views (in a migration)."""
     op.execute(_agent_statistics(dialect, pending))
-    options = " WITH (security_invoker = true)" if dialect == "postgresql" else ""
-    op.execute(_CONVERSATION_STATS.format(options=options))
+    op.execute(_CONVERSATION_STATS.format(options=_options(dialect)))
 
 
 def replace_agent_statistics(dialect: str, *, pending: bool) -> None:
